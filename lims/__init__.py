@@ -1,0 +1,79 @@
+"""Customs laboratory LIMS: the application factory."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from flask import Flask, g, request
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from lims.config import Settings, load_settings
+from lims.db import db, install_session_hooks, tune_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+csrf = CSRFProtect()
+migrate = Migrate()
+
+
+def create_app(settings: Settings | None = None, testing: bool = False) -> Flask:
+    """Build the application for the given settings (read from the environment by default)."""
+    settings = settings or load_settings()
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                static_folder=str(ROOT / "static"))
+    app.config.update(settings.flask_config())
+    app.config["TESTING"] = testing
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops,
+                                x_proto=settings.proxy_hops)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    with app.app_context():
+        tune_engine(db.engine)
+    install_session_hooks(db.session.session_factory)
+
+    from lims import models  # noqa: F401  (registers every table with the metadata)
+    from lims.api.views import bp as api_bp
+    from lims.audit.views import bp as audit_bp
+    from lims.auth.views import bp as auth_bp
+    from lims.custody.views import bp as custody_bp
+    from lims.errors import register_error_handlers
+    from lims.intake.views import bp as intake_bp
+    from lims.main.views import bp as main_bp
+    from lims.templating import register_template_helpers
+
+    for blueprint in (main_bp, auth_bp, intake_bp, custody_bp, audit_bp, api_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api_bp)
+    register_error_handlers(app)
+    register_template_helpers(app)
+
+    @app.before_request
+    def _identify():
+        from lims.auth.views import load_current_user
+
+        g.request_id = request.headers.get("X-Request-ID", "")[:40] or uuid.uuid4().hex
+        g.user = None
+        load_current_user()
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'; form-action 'self'")
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        if g.get("user") is not None:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

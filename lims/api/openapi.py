@@ -1,0 +1,134 @@
+"""The OpenAPI document, built from the API's routes and the forms that validate them."""
+
+from __future__ import annotations
+
+from wtforms import Form, IntegerField, RadioField, SelectField, SelectMultipleField
+
+from lims.custody.forms import CustodyRequest
+from lims.forms import LabDateTimeField, WeightField
+from lims.intake.forms import CaseForm, ItemForm
+
+ERROR = {"type": "object", "required": ["error"],
+         "properties": {"error": {"type": "string"}, "field": {"type": "string"}}}
+RENAMED = {"expected_from": "from", "gross_weight": "gross_weight_g",
+           "net_weight": "net_weight_g", "weight": "weight_g"}
+SKIPPED = {"csrf_token", "reason"}
+
+
+def _field_schema(field) -> dict:
+    if isinstance(field, IntegerField):
+        schema = {"type": "integer"}
+    elif isinstance(field, WeightField):
+        schema = {"type": ["number", "string"], "hint": "grams, or with a unit: 1.2 kg"}
+    elif isinstance(field, LabDateTimeField):
+        schema = {"type": "string", "format": "date-time"}
+    elif isinstance(field, SelectMultipleField):
+        schema = {"type": "array", "items": {"type": "string"}}
+    elif isinstance(field, RadioField) and field.name == "seal_intact":
+        schema = {"type": "boolean"}
+    elif isinstance(field, SelectField) and field.choices:
+        schema = {"type": "string", "enum": [c[0] for c in field.choices]}
+    else:
+        schema = {"type": "string"}
+    text = str(field.label.text) + (f": {field.description}" if field.description else "")
+    hint = schema.pop("hint", None)
+    schema["description"] = f"{text} ({hint})" if hint else text
+    return schema
+
+
+def form_schema(form_class: type[Form]) -> dict:
+    """A JSON schema for the body a form validates (field names as the API spells them)."""
+    form = form_class(formdata=None, meta={"csrf": False})
+    properties, required = {}, []
+    for field in form:
+        if field.name in SKIPPED:
+            continue
+        name = RENAMED.get(field.name, field.name)
+        properties[name] = _field_schema(field)
+        if any(getattr(v, "field_flags", {}).get("required") for v in field.validators):
+            required.append(name)
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _responses(ok: str, ok_schema: dict | None = None, media: str = "application/json",
+               errors: tuple[int, ...] = (401, 403, 404)) -> dict:
+    content = {media: {"schema": ok_schema or {"type": "object"}}}
+    out = {ok: {"description": "Success", "content": content}}
+    for code in errors:
+        out[str(code)] = {"description": "Error", "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return out
+
+
+def _body(schema: dict) -> dict:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _param(name: str, description: str) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"},
+            "description": description}
+
+
+CASE = _param("case_number", "Case number, e.g. CASE-2026-00001")
+SAMPLE = _param("lab_number", "Lab number, e.g. CL-2026-000001")
+REASON = {"name": "reason", "in": "query", "required": False, "schema": {"type": "string"},
+          "description": "Required for a reprint."}
+
+
+def _operations() -> dict:
+    item = form_schema(ItemForm)
+    return {
+        "/api/v1/openapi.json": {"get": {
+            "summary": "This document", "security": [],
+            "responses": _responses("200", errors=())}},
+        "/api/v1/cases": {"post": {
+            "summary": "Register a case (seizure)", "requestBody": _body(form_schema(CaseForm)),
+            "responses": _responses("201", {"type": "object", "properties": {
+                "case_number": {"type": "string"}, "url": {"type": "string"}}},
+                errors=(400, 401, 403, 422))}},
+        "/api/v1/cases/{case_number}": {"get": {
+            "summary": "A case with its samples", "parameters": [CASE],
+            "responses": _responses("200")}},
+        "/api/v1/cases/{case_number}/samples": {"post": {
+            "summary": "Register one item, or several as {items: [...]}", "parameters": [CASE],
+            "requestBody": _body({"oneOf": [item, {"type": "object", "properties": {
+                "items": {"type": "array", "items": item}}}]}),
+            "responses": _responses("201", {"type": "object", "properties": {
+                "lab_number": {"type": "string"},
+                "lab_numbers": {"type": "array", "items": {"type": "string"}}}},
+                errors=(400, 401, 403, 404, 422))}},
+        "/api/v1/samples/{lab_number}": {"get": {
+            "summary": "A sample with its custody events and current holder",
+            "parameters": [SAMPLE], "responses": _responses("200")}},
+        "/api/v1/samples/{lab_number}/label.pdf": {"get": {
+            "summary": "Label as PDF (Code 128 and DataMatrix)", "parameters": [SAMPLE, REASON],
+            "responses": _responses("200", {"type": "string", "format": "binary"},
+                                    "application/pdf", (401, 403, 404, 409))}},
+        "/api/v1/samples/{lab_number}/label.zpl": {"get": {
+            "summary": "Label as ZPL II for Zebra printers", "parameters": [SAMPLE, REASON],
+            "responses": _responses("200", {"type": "string"}, "application/zpl",
+                                    (401, 403, 404, 409))}},
+        "/api/v1/samples/{lab_number}/custody": {"post": {
+            "summary": "Record a hand-over, return or destruction", "parameters": [SAMPLE],
+            "requestBody": _body(form_schema(CustodyRequest)),
+            "responses": _responses("201", errors=(400, 401, 403, 404, 409, 422))}},
+    }
+
+
+def openapi_document() -> dict:
+    """The whole OpenAPI 3.1 document."""
+    paths = _operations()
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Customs LIMS API", "version": "1"},
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                           "description": "Token from `lims token create`."}},
+            "schemas": {"Error": ERROR},
+        },
+        "paths": paths,
+    }

@@ -1,0 +1,38 @@
+"""Audit pages per sample and per case, and the chain check for administrators."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, render_template
+
+from lims.audit.services import entries_for, verify_chain
+from lims.auth.access import permission_required
+from lims.intake.services import get_case, get_sample
+
+bp = Blueprint("audit", __name__)
+
+
+@bp.route("/samples/<lab_number>/audit")
+@permission_required("audit.view")
+def sample_audit(lab_number: str):
+    """Every audited change of one sample and its custody events."""
+    sample = get_sample(g.user, lab_number)
+    return render_template("audit/entries.html", title=f"Audit trail of {sample.lab_number}",
+                           sample=sample, case=sample.case,
+                           entries=entries_for(sample_id=sample.id, limit=5000))
+
+
+@bp.route("/cases/<case_number>/audit")
+@permission_required("audit.view")
+def case_audit(case_number: str):
+    """Every audited change of a case and of its samples."""
+    case = get_case(g.user, case_number)
+    return render_template("audit/entries.html", title=f"Audit trail of {case.case_number}",
+                           sample=None, case=case,
+                           entries=entries_for(case_id=case.id, limit=5000))
+
+
+@bp.route("/admin/audit/verify")
+@permission_required("user.manage")
+def verify():
+    """Recompute the audit hash chain and show the result."""
+    return render_template("audit/verify.html", report=verify_chain())

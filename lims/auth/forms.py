@@ -1,0 +1,33 @@
+"""Login and account forms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from lims.auth.models import ROLES
+
+
+class LoginForm(FlaskForm):
+    """Username and password."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+
+
+class UserForm(FlaskForm):
+    """A new account created by an administrator."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    full_name = StringField("Full name", validators=[DataRequired(), Length(max=200)],
+                            description="Printed on custody records and signatures.")
+    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    password = PasswordField("Initial password", validators=[DataRequired(), Length(max=128)],
+                             description="At least 12 characters; the user changes it later.")
+
+
+class DisableForm(FlaskForm):
+    """Disable or enable an account, with a reason."""
+
+    reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=1000)])

@@ -1,0 +1,187 @@
+"""The `lims` command: database, users, tokens, audit check, demo and production serving."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from lims import create_app
+from lims.db import db
+
+
+def _password(prompt: str) -> str:
+    """Read a password from stdin when piped, else prompt twice without echo."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
+
+
+def _fail(message: str) -> None:
+    db.session.rollback()
+    raise click.ClickException(message)
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=False)
+def main():
+    """Customs laboratory LIMS."""
+
+
+@main.group()
+def user():
+    """Manage user accounts."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", required=True, help="technician, chemist, reviewer, investigator, admin")
+@click.option("--full-name", default="", help="Printed name (defaults to the username).")
+@with_appcontext
+def user_create(username: str, role: str, full_name: str):
+    """Create an account; the password is read from stdin or a prompt."""
+    from lims.auth.services import create_user
+    from lims.errors import DomainError
+
+    try:
+        created = create_user(None, username, full_name or username, role,
+                              _password("Password"))
+    except DomainError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"created {created.username} ({created.role})")
+
+
+@user.command("disable")
+@click.argument("username")
+@click.option("--reason", required=True)
+@with_appcontext
+def user_disable(username: str, reason: str):
+    """Disable an account and end its sessions and tokens at once."""
+    from lims.auth.services import get_user, set_active
+    from lims.errors import DomainError
+
+    try:
+        set_active(None, get_user(username), False, reason)
+    except DomainError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"disabled {username}")
+
+
+@main.group()
+def token():
+    """Manage API tokens."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--label", default="cli", help="What the token is for.")
+@with_appcontext
+def token_create(username: str, label: str):
+    """Print a new API token for a user once; only its hash is stored."""
+    from lims.auth.services import create_api_token, get_user
+    from lims.errors import DomainError
+
+    try:
+        value = create_api_token(None, get_user(username), label)
+    except DomainError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(value)
+
+
+@main.group()
+def audit():
+    """Check the audit trail."""
+
+
+@audit.command("verify")
+@with_appcontext
+def audit_verify():
+    """Recompute the hash chain; exit 1 naming the first bad entry."""
+    from lims.audit.services import verify_chain
+
+    report = verify_chain()
+    if report.ok:
+        click.echo(f"audit chain intact: {report.checked} entries")
+        return
+    click.echo(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}", err=True)
+    sys.exit(1)
+
+
+@main.group()
+def location():
+    """Manage storage locations."""
+
+
+@location.command("create")
+@click.argument("code")
+@click.argument("name")
+@with_appcontext
+def location_create(code: str, name: str):
+    """Add a storage location."""
+    from lims.errors import DomainError
+    from lims.intake.services import create_location
+
+    try:
+        loc = create_location(None, code, name)
+    except DomainError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"created location {loc.code}")
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    """Run gunicorn in this process; every worker builds its own application."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": f"{host}:{port}", "workers": workers,
+                               "worker_class": "gthread", "threads": 4,
+                               "accesslog": "-", "control_socket_disable": True}.items():
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self):
+            return create_app()
+
+    Server().run()
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int):
+    """Serve the application with gunicorn (production)."""
+    _serve(host, port, workers)
+
+
+@main.command("demo")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--seed-only", is_flag=True, help="Seed the data folder and exit.")
+@with_appcontext
+def demo(host: str, port: int, seed_only: bool):
+    """Create the data folder, migrate, seed demo data, print the logins and serve."""
+    from flask_migrate import upgrade
+
+    from lims.demo import DEMO_USERS, seed
+
+    settings = current_app.config["LIMS"]
+    upgrade()
+    created = seed()
+    db.session.commit()
+    db.engine.dispose()
+    click.echo(f"data folder: {settings.data_dir}")
+    click.echo("demo data seeded" if created else "demo data already present")
+    click.echo("demo logins (username / password / role):")
+    for username, _name, role, password in DEMO_USERS:
+        click.echo(f"  {username:<12} {password:<26} {role}")
+    if seed_only:
+        return
+    click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
+    _serve(host, port, 2)

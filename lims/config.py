@@ -1,0 +1,113 @@
+"""The one place that reads the environment: every setting of the application."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ENV_KEYS = {
+    "LIMS_DATA_DIR": "Folder for the SQLite database, the file store and the generated secret key.",
+    "LIMS_DATABASE_URL": "SQLAlchemy URL; default sqlite:///<LIMS_DATA_DIR>/lims.sqlite3.",
+    "LIMS_SECRET_KEY": "Session signing key (>= 32 characters); generated once into the data "
+    "folder when not given.",
+    "LIMS_LAB_NAME": "Laboratory name printed on labels and reports.",
+    "LIMS_LAB_NUMBER_PREFIX": "Prefix of sample lab numbers (default CL).",
+    "LIMS_CASE_NUMBER_PREFIX": "Prefix of case numbers (default CASE).",
+    "LIMS_TIMEZONE": "The laboratory's time zone for display (default UTC); storage is UTC.",
+    "LIMS_IDLE_TIMEOUT_MINUTES": "Idle session timeout (default 30; 15 for roles that sign).",
+    "LIMS_SESSION_MAX_HOURS": "Absolute session lifetime (default 12).",
+    "LIMS_MAX_UPLOAD_MB": "Largest accepted request body in MiB (default 50).",
+    "LIMS_LOGIN_MAX_FAILURES": "Consecutive failed logins before the account is throttled "
+    "(default 5).",
+    "LIMS_SECURE_COOKIES": "1 to mark cookies Secure (behind HTTPS); default 0.",
+    "LIMS_PROXY_HOPS": "Number of trusted reverse proxies in front of the app (default 0).",
+}
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, "").strip() or default
+
+
+def _secret_key(data_dir: Path) -> str:
+    """Return LIMS_SECRET_KEY, or a key generated once and kept in the data folder."""
+    given = os.environ.get("LIMS_SECRET_KEY", "")
+    if given:
+        if len(given) < 32:
+            raise RuntimeError("LIMS_SECRET_KEY must be at least 32 characters long.")
+        return given
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings of one application instance."""
+
+    data_dir: Path
+    database_url: str
+    secret_key: str
+    lab_name: str = "Customs Laboratory"
+    lab_number_prefix: str = "CL"
+    case_number_prefix: str = "CASE"
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    idle_timeout_minutes: int = 30
+    signer_idle_timeout_minutes: int = 15
+    session_max_hours: int = 12
+    max_upload_mb: int = 50
+    login_max_failures: int = 5
+    secure_cookies: bool = False
+    proxy_hops: int = 0
+
+    @property
+    def file_store(self) -> Path:
+        """Folder of the content-addressed file store."""
+        return self.data_dir / "files"
+
+    def flask_config(self) -> dict:
+        """Return the Flask and extension keys derived from these settings."""
+        return {
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "MAX_CONTENT_LENGTH": self.max_upload_mb * 1024 * 1024,
+            "MAX_FORM_MEMORY_SIZE": 2 * 1024 * 1024,
+            "MAX_FORM_PARTS": 1000,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.secure_cookies,
+            "WTF_CSRF_TIME_LIMIT": None,
+            "LIMS": self,
+        }
+
+
+def load_settings(**overrides) -> Settings:
+    """Read the settings from the environment; keyword overrides win (used by tests)."""
+    data_dir = Path(overrides.pop("data_dir", None) or _env("LIMS_DATA_DIR", "data")).resolve()
+    database_url = overrides.pop("database_url", None) or _env(
+        "LIMS_DATABASE_URL", f"sqlite:///{data_dir / 'lims.sqlite3'}"
+    )
+    values = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "secret_key": overrides.pop("secret_key", None) or _secret_key(data_dir),
+        "lab_name": _env("LIMS_LAB_NAME", "Customs Laboratory"),
+        "lab_number_prefix": _env("LIMS_LAB_NUMBER_PREFIX", "CL"),
+        "case_number_prefix": _env("LIMS_CASE_NUMBER_PREFIX", "CASE"),
+        "timezone": ZoneInfo(_env("LIMS_TIMEZONE", "UTC")),
+        "idle_timeout_minutes": int(_env("LIMS_IDLE_TIMEOUT_MINUTES", "30")),
+        "session_max_hours": int(_env("LIMS_SESSION_MAX_HOURS", "12")),
+        "max_upload_mb": int(_env("LIMS_MAX_UPLOAD_MB", "50")),
+        "login_max_failures": int(_env("LIMS_LOGIN_MAX_FAILURES", "5")),
+        "secure_cookies": _env("LIMS_SECURE_COOKIES", "0") == "1",
+        "proxy_hops": int(_env("LIMS_PROXY_HOPS", "0")),
+    }
+    values.update(overrides)
+    return Settings(**values)

@@ -1,0 +1,88 @@
+"""Demo data: one user per role, storage locations, cases, samples and custody events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from lims.auth.models import User
+from lims.auth.services import create_user
+from lims.custody.services import Party, transfer
+from lims.db import db, utcnow
+from lims.intake.services import (
+    create_case,
+    create_location,
+    get_location,
+    register_samples,
+    register_subsample,
+)
+
+DEMO_USERS = (
+    ("tech", "Tanya Petrova", "technician", "demo-technician-2026"),
+    ("chem", "Dimitar Ivanov", "chemist", "demo-chemist-2026"),
+    ("review", "Elena Georgieva", "reviewer", "demo-reviewer-2026"),
+    ("inv", "Ivan Stoyanov", "investigator", "demo-investigator-2026"),
+    ("admin", "Maria Koleva", "admin", "demo-admin-2026"),
+)
+LOCATIONS = (("VAULT-A", "Evidence vault A"), ("SAFE-1", "Drug safe 1"),
+             ("FRIDGE-2", "Cold store 2"))
+
+
+def seed() -> bool:
+    """Seed an empty database; return False when demo users already exist."""
+    if db.session.scalar(select(User.id).where(User.username == "tech")):
+        return False
+    settings = current_app.config["LIMS"]
+    users = {u: create_user(None, u, name, role, pw) for u, name, role, pw in DEMO_USERS}
+    for code, name in LOCATIONS:
+        create_location(users["admin"], code, name)
+    tech, chem = users["tech"], users["chem"]
+    vault = Party(location=get_location("VAULT-A"))
+
+    port = create_case(tech, {
+        "seizure_ref": "BG-VAR-2026-0117", "proceedings_ref": "DP 412/2026",
+        "customs_office": "BG002000 Varna Port", "officer_name": "Insp. Nikolay Dimov",
+        "seized_at": utcnow() - timedelta(days=2), "seizure_place": "Varna West terminal",
+        "direction": "import", "detection_method": "risk profile",
+        "container_number": "CSQU3054383", "mrn": "24BG1000A000000124", "hs_code": "090111",
+        "conveyance": "MSC Aurora, IMO 9074729", "seals_received": "BG0071234,BG0071235",
+        "description": "Bricks of white powder hidden in coffee sacks.",
+        "questions": "Identify the substance. Is it a controlled drug? Net weight?",
+    }, case_prefix=settings.case_number_prefix, investigators=[users["inv"]])
+    bricks = register_samples(tech, port, [
+        {"description": "Brick of white powder wrapped in black tape", "packaging": "tape",
+         "unit_count": 1, "gross_weight_mg": 1_104_300, "net_weight_mg": 1_002_100,
+         "seal_received": "BG0071234", "seal_intact": True},
+        {"description": "Brick of white powder wrapped in black tape", "packaging": "tape",
+         "unit_count": 1, "gross_weight_mg": 1_098_700, "net_weight_mg": 998_400,
+         "seal_received": "BG0071235", "seal_intact": True},
+    ], lab_prefix=settings.lab_number_prefix)
+    transfer(tech, bricks[0], expected_from=f"user:{tech.username}", to=vault,
+             seal_found="BG0071234", seal_intact=True, note="Into the vault after intake.")
+    transfer(tech, bricks[1], expected_from=f"user:{tech.username}", to=Party(user=chem),
+             receiver_password=DEMO_USERS[1][3], seal_found="BG0071235", seal_intact=True,
+             note="For FTIR and GC-MS.")
+    register_subsample(chem, bricks[1], {"description": "500 mg of powder for GC-MS",
+                                         "packaging": "glass vial", "net_weight_mg": 500,
+                                         "current_seal": "LAB-000101"})
+
+    border = create_case(tech, {
+        "seizure_ref": "BG-KAP-2026-0342", "customs_office": "BG005800 Kapitan Andreevo",
+        "officer_name": "Insp. Petya Marinova", "seized_at": utcnow() - timedelta(days=1),
+        "seizure_place": "Kapitan Andreevo BCP", "direction": "import",
+        "detection_method": "x-ray / NII", "conveyance": "Truck PB 1234 AB",
+        "seals_received": "KA-5531",
+        "description": "Unlabelled cartons of cigarettes and a canister of liquid.",
+        "questions": "Are the cigarettes counterfeit? Identify the liquid (precursor?).",
+    }, case_prefix=settings.case_number_prefix)
+    register_samples(tech, border, [
+        {"description": "Carton of 'Marlboro' cigarettes, 10 packs", "packaging": "carton",
+         "unit_count": 10, "gross_weight_mg": 215_000, "seal_received": "KA-5531",
+         "seal_intact": True},
+        {"description": "Canister of colourless liquid, 5 L", "packaging": "HDPE canister",
+         "unit_count": 1, "gross_weight_mg": 4_870_000, "seal_received": "KA-5531",
+         "seal_intact": True},
+    ], lab_prefix=settings.lab_number_prefix)
+    return True

@@ -1,0 +1,98 @@
+"""Form fields and helpers shared by the feature forms (web and API use the same forms)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import current_app
+from wtforms import Field, StringField
+from wtforms.validators import ValidationError
+
+from lims.errors import DomainError
+from lims.identifiers import IdentifierError
+from lims.units import grams_text, parse_weight_mg
+
+
+def apply_error(form, error: DomainError) -> None:
+    """Show a domain error beside its field, or at the top of the form."""
+    field = getattr(form, error.field, None) if error.field else None
+    if isinstance(field, Field):
+        field.errors = [*field.errors, error.message] if isinstance(field.errors, list) \
+            else [error.message]
+    else:
+        form.form_errors.append(error.message)
+
+
+def form_errors(form) -> list[tuple[str, str, str]]:
+    """(field id, label, message) for the error summary at the top of a page."""
+    out = [("", "", message) for message in form.form_errors]
+    for field in form:
+        for message in field.errors if isinstance(field.errors, list) else []:
+            out.append((field.id, field.label.text, message))
+    return out
+
+
+class WeightField(StringField):
+    """A weight typed in grams (or with a unit); its data is integer milligrams."""
+
+    def process_formdata(self, valuelist):
+        """Parse the typed weight."""
+        self.raw = valuelist[0] if valuelist else ""
+        try:
+            self.data = parse_weight_mg(self.raw)
+        except ValueError as error:
+            self.data = None
+            raise ValueError(str(error)) from error
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        return grams_text(self.data)
+
+
+class LabDateTimeField(StringField):
+    """Date and time in the lab's time zone (or ISO 8601 with an offset); data is UTC."""
+
+    def process_formdata(self, valuelist):
+        """Parse 'YYYY-MM-DDTHH:MM' as lab time, or an ISO 8601 time with an offset."""
+        text = (valuelist[0] if valuelist else "").strip()
+        if not text:
+            self.data = None
+            return
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T"))
+        except ValueError as error:
+            self.data = None
+            raise ValueError("Use a date and time like 2026-11-30T14:05.") from error
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=current_app.config["LIMS"].timezone)
+        self.data = value.astimezone(UTC)
+
+    def _value(self):
+        if self.raw_data:
+            return self.raw_data[0]
+        if self.data is None:
+            return ""
+        local = self.data.astimezone(current_app.config["LIMS"].timezone)
+        return local.strftime("%Y-%m-%dT%H:%M")
+
+
+def identifier(normalize):
+    """A validator that normalizes an identifier field in place or names what is wrong."""
+
+    def check(_form, field):
+        if not field.data:
+            field.data = ""
+            return
+        try:
+            field.data = normalize(field.data)
+        except IdentifierError as error:
+            raise ValidationError(str(error)) from error
+
+    return check
+
+
+def not_after_now(_form, field) -> None:
+    """Refuse dates in the future."""
+    if field.data and field.data > datetime.now(UTC):
+        raise ValidationError("This time is in the future.")
