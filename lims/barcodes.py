@@ -136,7 +136,7 @@ def label_text(text: object, max_chars: int | None = None) -> str:
         # Prefer to end on a whole word unless that throws away much of the text.
         if " " in cut[-12:]:
             cut = cut.rsplit(" ", 1)[0]
-        line = cut.rstrip(" ,;:-") + "\u2026"
+        line = cut.rstrip(" ,;:-\u2013\u2014") + "\u2026"
     return line
 
 
