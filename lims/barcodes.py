@@ -26,6 +26,10 @@ ZPL_DOTS_PER_MM = 8
 ZPL_WIDTH_DOTS = 100 * ZPL_DOTS_PER_MM
 ZPL_HEIGHT_DOTS = 50 * ZPL_DOTS_PER_MM
 ZPL_MARGIN_DOTS = 24
+# Text stays left of x = 24 + 600 dots; the DataMatrix (at most 22 x 22 modules of 6 dots
+# for a lab number) sits right of it.
+ZPL_TEXT_WIDTH_DOTS = 600
+ZPL_FIELD_CHARS = 30
 ZPL_DESCRIPTION_CHARS = 90
 
 # Characters a lab number may carry into ^BC/^BX field data: ZPL reads ^ and ~ as commands,
@@ -148,12 +152,21 @@ def _zpl_escape(char: str) -> str:
 
 
 def zpl_text(text: object, max_chars: int | None = None) -> str:
-    """Free text as ^FH field data: one line, control characters dropped, unsafe bytes hex-escaped."""
+    """Free text as ^FH field data: one clean line with ZPL-unsafe bytes hex-escaped."""
     return "".join(_zpl_escape(char) for char in label_text(text, max_chars))
 
 
-def _zpl_field(x: int, y: int, height: int, text: str, *, block_width: int | None = None,
-               lines: int = 1, max_chars: int | None = None) -> str:
+def _zpl_text_field(
+    x: int,
+    y: int,
+    height: int,
+    text: object,
+    max_chars: int,
+    *,
+    lines: int = 1,
+    block_width: int = 0,
+) -> str:
+    # A ^FB block wraps the text; without one ZPL prints a single line.
     block = f"^FB{block_width},{lines},4,L,0" if block_width else ""
     return f"^FO{x},{y}^A0N,{height},{height}{block}^FH^FD{zpl_text(text, max_chars)}^FS"
 
@@ -169,27 +182,38 @@ def zpl_label(label: Mapping[str, str | None]) -> str:
         )
     modules = code128_width_modules(lab_number)
     usable = ZPL_WIDTH_DOTS - 2 * ZPL_MARGIN_DOTS
+    # 3 dots (0.375 mm) a module when it fits, else 2 dots (0.25 mm); never a fraction.
     module_dots = next((dots for dots in (3, 2) if modules * dots <= usable), None)
     if module_dots is None:
         raise ValueError(f"lab number {lab_number!r} is too long for a Code 128 on a 100 mm label")
-    bar_x = ZPL_MARGIN_DOTS + CODE128_QUIET_MODULES * module_dots
-    text_width = 600
-    details = [f"Case {label['case_number']}", str(label["date"])]
-    if label.get("seal"):
-        details.append(f"Seal {label['seal']}")
-    return "\n".join([
+    left = ZPL_MARGIN_DOTS
+    seal = label_text(label.get("seal") or "")
+    fields = [
         "^XA",
         "^CI28",
         f"^PW{ZPL_WIDTH_DOTS}",
         f"^LL{ZPL_HEIGHT_DOTS}",
         "^LH0,0",
-        f"^FO{bar_x},{ZPL_MARGIN_DOTS}^BY{module_dots},3,100^BCN,100,N,N,N,A^FD{lab_number}^FS",
-        f"^FO{ZPL_MARGIN_DOTS},140^A0N,56,48^FD{lab_number}^FS",
-        _zpl_field(ZPL_MARGIN_DOTS, 206, 34, details[0], max_chars=34),
-        _zpl_field(ZPL_MARGIN_DOTS, 246, 30, "   ".join(details[1:]), max_chars=40),
-        _zpl_field(ZPL_MARGIN_DOTS, 290, 28, label.get("description") or "",
-                   block_width=text_width, lines=2, max_chars=ZPL_DESCRIPTION_CHARS),
-        f"^FO{ZPL_MARGIN_DOTS + text_width + 20},140^BXN,6,200^FD{lab_number}^FS",
-        "^PQ1",
-        "^XZ",
-    ]) + "\n"
+        f"^FO{left + CODE128_QUIET_MODULES * module_dots},{ZPL_MARGIN_DOTS}"
+        f"^BY{module_dots},3,100^BCN,100,N,N,N,A^FD{lab_number}^FS",
+        f"^FO{left + ZPL_TEXT_WIDTH_DOTS + 20},140^BXN,6,200^FD{lab_number}^FS",
+        f"^FO{left},140^A0N,56,48^FD{lab_number}^FS",
+        _zpl_text_field(left, 206, 32, f"Case {label['case_number']}", ZPL_FIELD_CHARS),
+        _zpl_text_field(left, 242, 30, f"Date {label['date']}", ZPL_FIELD_CHARS),
+    ]
+    if seal:
+        fields.append(_zpl_text_field(left, 276, 30, f"Seal {seal}", ZPL_FIELD_CHARS))
+    if label.get("description"):
+        fields.append(
+            _zpl_text_field(
+                left,
+                314,
+                26,
+                label["description"],
+                ZPL_DESCRIPTION_CHARS,
+                lines=2,
+                block_width=ZPL_TEXT_WIDTH_DOTS,
+            )
+        )
+    fields += ["^PQ1", "^XZ"]
+    return "\n".join(fields) + "\n"

@@ -97,14 +97,18 @@ def serialize_writers(session) -> None:
     state["writer_locked"] = True
 
 
+def _before_flush(session, _context, _instances):
+    serialize_writers(session)
+
+
+def _after_end(session, transaction):
+    if transaction.parent is None:
+        session.info.pop("lims_tx", None)
+
+
 def install_session_hooks(session_factory) -> None:
     """Take the writer lock before any flush and forget per-transaction state at its end."""
-
-    @event.listens_for(session_factory, "before_flush")
-    def _before_flush(session, _context, _instances):
-        serialize_writers(session)
-
-    @event.listens_for(session_factory, "after_transaction_end")
-    def _after_end(session, transaction):
-        if transaction.parent is None:
-            session.info.pop("lims_tx", None)
+    # Once per factory: every app shares the one `db`, and each create_app() calls this.
+    for name, hook in (("before_flush", _before_flush), ("after_transaction_end", _after_end)):
+        if not event.contains(session_factory, name, hook):
+            event.listen(session_factory, name, hook)

@@ -20,11 +20,11 @@ from lims.pdf import data_uri, render_pdf
 # each image's width as given (bars may be stretched vertically, never horizontally).
 LABEL_DPI = 300
 CODE128_MODULE_PX = 3
-CODE128_HEIGHT_PX = 165
+CODE128_HEIGHT_PX = 165  # 14 mm, the tallest bars a template draws
 DATAMATRIX_MODULE_PX = 6
 
 DESCRIPTION_CHARS = 90
-FIELD_CHARS = 32
+FIELD_CHARS = 24
 SHEET_TITLE_CHARS = 80
 
 # Template and labels per page: "sheet" matches 99.1 mm x 38.1 mm A4 stock (2 x 7, L7163).
@@ -46,18 +46,21 @@ def label_context(labels: Sequence[Mapping[str, str | None]]) -> list[dict]:
     context = []
     for label in labels:
         lab_number = label["lab_number"]
-        code128 = _image(code128_png(
-            lab_number, module_px=CODE128_MODULE_PX, height_px=CODE128_HEIGHT_PX))
+        code128 = _image(
+            code128_png(lab_number, module_px=CODE128_MODULE_PX, height_px=CODE128_HEIGHT_PX)
+        )
         code128["quiet_mm"] = _mm(CODE128_QUIET_MODULES * CODE128_MODULE_PX)
-        context.append({
-            "lab_number": lab_number,
-            "case_number": label_text(label["case_number"], FIELD_CHARS),
-            "date": label_text(label["date"], FIELD_CHARS),
-            "seal": label_text(label.get("seal") or "", FIELD_CHARS),
-            "description": label_text(label.get("description") or "", DESCRIPTION_CHARS),
-            "code128": code128,
-            "datamatrix": _image(datamatrix_png(lab_number, module_px=DATAMATRIX_MODULE_PX)),
-        })
+        context.append(
+            {
+                "lab_number": lab_number,
+                "case_number": label_text(label["case_number"], FIELD_CHARS),
+                "date": label_text(label["date"], FIELD_CHARS),
+                "seal": label_text(label.get("seal") or "", FIELD_CHARS),
+                "description": label_text(label.get("description") or "", DESCRIPTION_CHARS),
+                "code128": code128,
+                "datamatrix": _image(datamatrix_png(lab_number, module_px=DATAMATRIX_MODULE_PX)),
+            }
+        )
     return context
 
 
@@ -73,10 +76,11 @@ def render_labels_pdf(
         raise ValueError("no labels to render")
     template, per_page = LAYOUTS[layout]
     context = label_context(labels)
-    pages = [context[start:start + per_page] for start in range(0, len(context), per_page)]
+    pages = [context[start : start + per_page] for start in range(0, len(context), per_page)]
     cases = dict.fromkeys(label["case_number"] for label in context)
-    title = label_text(("Cases " if len(cases) > 1 else "Case ") + ", ".join(cases),
-                       SHEET_TITLE_CHARS)
+    title = label_text(
+        ("Cases " if len(cases) > 1 else "Case ") + ", ".join(cases), SHEET_TITLE_CHARS
+    )
     return render_pdf(render_template(template, pages=pages, title=title))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
+MAX_MG = 2**63 - 1  # weights are stored as 64-bit integers of milligrams
 _FACTORS = {"mg": Decimal(1), "g": Decimal(1000), "kg": Decimal(1_000_000)}
 _WEIGHT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?|[.,][0-9]+)\s*(mg|g|kg)?\s*", re.IGNORECASE)
 
@@ -22,8 +23,11 @@ def parse_weight_mg(text: str | None, default_unit: str = "g", label: str = "The
         raise ValueError(f"{label} should be a number such as 12.5 or 12,5, optionally "
                          f"followed by g, kg or mg, not “{value}”.")
     number = Decimal(match[1].replace(",", "."))
-    milligrams = number * _FACTORS[(match[2] or default_unit).lower()]
-    return int(milligrams.to_integral_value(ROUND_HALF_UP))
+    milligrams = int((number * _FACTORS[(match[2] or default_unit).lower()])
+                     .to_integral_value(ROUND_HALF_UP))
+    if milligrams > MAX_MG:
+        raise ValueError(f"{label} is too large.")
+    return milligrams
 
 
 def format_weight(mg: int | None) -> str:

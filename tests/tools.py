@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,13 @@ def dmtx_decode(png_path: Path, count: int = 1) -> list[str]:
     """Texts of the first count DataMatrix symbols dmtxread finds in the image."""
     dmtxread = require_tool("dmtxread")
     result = subprocess.run(
-        [dmtxread, "--newline", f"--stop-after={count}", f"--milliseconds={DMTX_TIMEOUT_MS}",
-         str(png_path)],
+        [
+            dmtxread,
+            "--newline",
+            f"--stop-after={count}",
+            f"--milliseconds={DMTX_TIMEOUT_MS}",
+            str(png_path),
+        ],
         capture_output=True,
         check=False,
     )
@@ -53,13 +59,14 @@ def dmtx_decode(png_path: Path, count: int = 1) -> list[str]:
 def pdf_to_pngs(pdf_bytes: bytes, tmp_path: Path, dpi: int = 300) -> list[Path]:
     """Rasterise every page of a PDF with pdftoppm; one PNG per page, in page order."""
     pdftoppm = require_tool("pdftoppm")
-    pdf_path = tmp_path / "document.pdf"
+    # A fresh directory per call, so pages of two documents in one test never mix.
+    directory = Path(tempfile.mkdtemp(prefix="pdf-", dir=tmp_path))
+    pdf_path = directory / "document.pdf"
     pdf_path.write_bytes(pdf_bytes)
-    prefix = tmp_path / "page"
     subprocess.run(
-        [pdftoppm, "-r", str(dpi), "-png", str(pdf_path), str(prefix)],
+        [pdftoppm, "-r", str(dpi), "-png", str(pdf_path), str(directory / "page")],
         check=True,
         capture_output=True,
     )
     # pdftoppm pads page numbers to the width of the page count: sort numerically.
-    return sorted(tmp_path.glob("page-*.png"), key=lambda path: int(path.stem.split("-")[-1]))
+    return sorted(directory.glob("page-*.png"), key=lambda path: int(path.stem.split("-")[-1]))

@@ -10,7 +10,7 @@ from lims.auth.access import login_required, require
 from lims.custody import services as custody
 from lims.custody.forms import CustodyRequest
 from lims.db import db
-from lims.errors import Invalid
+from lims.errors import DomainError, Invalid
 from lims.intake import services as intake
 from lims.intake.forms import CaseForm, ItemForm
 from lims.intake.labels import label_dicts, render_labels
@@ -24,8 +24,8 @@ def _settings():
 
 def _json_body() -> dict:
     body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Invalid("Send a JSON object with Content-Type: application/json.", "body")
+    if not isinstance(body, dict):  # a malformed request: 400, not 422
+        raise DomainError("Send a JSON object with Content-Type: application/json.", "body")
     return body
 
 
@@ -96,7 +96,10 @@ def create_case():
     require(g.user, "case.create")
     body = _json_body()
     form = _validated(CaseForm(formdata=_formdata(body), meta={"csrf": False}))
-    chosen = set(body.get("investigators") or [])
+    chosen = body.get("investigators") or []
+    if not isinstance(chosen, list) or not all(isinstance(u, str) for u in chosen):
+        raise Invalid("investigators: give a list of usernames.", "investigators")
+    chosen = set(chosen)
     found = [u for u in intake.investigators() if u.username in chosen]
     missing = chosen - {u.username for u in found}
     if missing:

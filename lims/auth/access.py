@@ -46,7 +46,7 @@ def login_required(view):
         if g.get("user") is None:
             if wants_json():
                 raise Unauthorized("Log in or send a valid bearer token.")
-            return redirect(url_for("auth.login", next=request.full_path))
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
     return wrapper

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Vali
 
 from lims.forms import LabDateTimeField, WeightField, identifier, not_after_now
 from lims.identifiers import (
+    IdentifierError,
     normalize_container_number,
     normalize_hs_code,
     normalize_mrn,
@@ -29,16 +30,23 @@ from lims.identifiers import (
 from lims.intake.models import DETECTION_METHODS, DIRECTIONS, SAMPLE_STATUSES
 
 YES_NO = [("yes", "Intact"), ("no", "Broken or tampered")]
+MAX_UNITS = 2**31 - 1  # the unit_count column is a 32-bit integer
 
 
 def _seal_list(_form, field) -> None:
     """Normalize a comma, space or newline separated list of seal numbers."""
     parts = [p for p in (field.data or "").replace("\n", ",").replace(";", ",").split(",")]
-    field.data = ",".join(normalize_seal(p) for p in parts if p.strip())
+    try:
+        field.data = ",".join(normalize_seal(p) for p in parts if p.strip())
+    except IdentifierError as error:  # WTForms 3 only catches ValidationError
+        raise ValidationError(str(error)) from error
 
 
 def _seal(_form, field) -> None:
-    field.data = normalize_seal(field.data) if field.data and field.data.strip() else ""
+    try:
+        field.data = normalize_seal(field.data) if field.data and field.data.strip() else ""
+    except IdentifierError as error:
+        raise ValidationError(str(error)) from error
 
 
 class CaseForm(FlaskForm):
@@ -78,6 +86,8 @@ class CaseForm(FlaskForm):
                               validators=[DataRequired(), Length(max=5000)])
     deadline = DateField("Deadline", validators=[Optional()])
     investigators = SelectMultipleField("Investigators assigned", choices=[],
+                                        description="Only they can see this case. Ctrl-click "
+                                                    "to choose several.",
                                         validate_choice=False)
     reason = TextAreaField("Reason for the change", validators=[Length(max=1000)],
                            description="Required when a registered case is changed.")
@@ -98,7 +108,8 @@ class ItemForm(Form):
 
     description = TextAreaField("Item description", validators=[Length(max=2000)])
     packaging = StringField("Packaging", validators=[Length(max=200)])
-    unit_count = IntegerField("Units", default=1, validators=[Optional(), NumberRange(min=1)])
+    unit_count = IntegerField("Units", default=1,
+                              validators=[Optional(), NumberRange(min=1, max=MAX_UNITS)])
     gross_weight = WeightField("Gross weight (g)")
     net_weight = WeightField("Net weight (g)")
     seal_received = StringField("Seal found on the item", validators=[_seal, Length(max=80)])
@@ -144,7 +155,8 @@ class SampleEditForm(FlaskForm):
     description = TextAreaField("Item description", validators=[DataRequired(),
                                                                  Length(max=2000)])
     packaging = StringField("Packaging", validators=[Length(max=200)])
-    unit_count = IntegerField("Units", validators=[DataRequired(), NumberRange(min=1)])
+    unit_count = IntegerField("Units", validators=[DataRequired(),
+                                                   NumberRange(min=1, max=MAX_UNITS)])
     gross_weight = WeightField("Gross weight (g)")
     net_weight = WeightField("Net weight (g)")
     storage_location = SelectField("Intended storage", choices=[], validate_choice=False)

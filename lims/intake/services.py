@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
@@ -279,10 +279,12 @@ def list_samples(user: User, *, status: str = "", case_number: str = "",
     return SamplePage(rows, rows[-1].id if more and rows else None)
 
 
-def recent_cases(user: User, limit: int = 20) -> list[Case]:
-    """The most recently received visible cases."""
-    return list(db.session.scalars(
-        visible_cases(user).order_by(Case.id.desc()).limit(limit)))
+def recent_cases(user: User, limit: int = 20) -> list[tuple[Case, int]]:
+    """The most recently received visible cases, each with its number of samples."""
+    n_samples = (select(func.count(Sample.id)).where(Sample.case_id == Case.id)
+                 .correlate(Case).scalar_subquery())
+    query = visible_cases(user).add_columns(n_samples).order_by(Case.id.desc()).limit(limit)
+    return [(case, n) for case, n in db.session.execute(query)]
 
 
 def active_locations() -> list[Location]:
