@@ -125,6 +125,33 @@ class QueryLog:
         return sum(ms for _s, _p, ms in self.statements)
 
 
+class OtherLoad:
+    """Share of the machine's CPUs busy with other processes while active (Linux /proc/stat)."""
+
+    def __init__(self):
+        self.share: float | None = None
+
+    @staticmethod
+    def _busy_seconds() -> float | None:
+        try:
+            fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        except OSError:
+            return None
+        ticks = [int(f) for f in fields[:8]]
+        return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> OtherLoad:
+        self._start = (self._busy_seconds(), time.process_time(), time.perf_counter())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        busy, own, wall = self._start
+        now = self._busy_seconds()
+        if busy is not None and now is not None:
+            others = (now - busy) - (time.process_time() - own)
+            self.share = max(0.0, others / ((time.perf_counter() - wall) * (os.cpu_count() or 1)))
+
+
 # --- the application and its database ---------------------------------------------------------
 
 
@@ -412,6 +439,7 @@ def list_scenarios(app: Flask) -> list[tuple[str, str]]:
         (f"case {case_number}", f"case={case_number}"),
         ("holder user bench.chem", "holder=user:bench.chem"),
         ("holder location VAULT-A", "holder=location:VAULT-A"),
+        ("in_storage + holder bench.chem (0 rows)", "status=in_storage&holder=user:bench.chem"),
     ]
 
 
@@ -437,25 +465,23 @@ def time_page(app: Flask, client, query: str, requests: int, warmup: int = 10) -
         response = client.get(url)
         if response.status_code != 200:
             raise RuntimeError(f"GET {url} answered {response.status_code}")
-    timings, cpu = [], []
-    for _ in range(requests):
-        t0, c0 = time.perf_counter(), time.process_time()
-        response = client.get(url)
-        timings.append((time.perf_counter() - t0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
-        assert response.status_code == 200
     with app.app_context():
         engine = db.engine
+    timings, cpu, db_ms = [], [], []
     with QueryLog(engine) as queries:
-        t0 = time.perf_counter()
-        response = client.get(url)
-        one_ms = (time.perf_counter() - t0) * 1000
+        for _ in range(requests):
+            queries.statements.clear()
+            t0, c0 = time.perf_counter(), time.process_time()
+            response = client.get(url)
+            timings.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.process_time() - c0) * 1000)
+            db_ms.append(queries.db_ms)
+            assert response.status_code == 200
     html = response.get_data(as_text=True)
     return {"url": url, **summarize(timings), "cpu_median_ms": statistics.median(cpu),
-            "statements": len(queries.statements),
-            "db_ms_one_request": queries.db_ms, "one_request_ms": one_ms,
+            "db_median_ms": statistics.median(db_ms), "statements": len(queries.statements),
             "rows": len(LAB_NUMBER.findall(html)), "html_bytes": len(html.encode()),
-            "lab_numbers": LAB_NUMBER.findall(html), "queries": queries.statements}
+            "lab_numbers": LAB_NUMBER.findall(html), "queries": list(queries.statements)}
 
 
 def explain(app: Flask, statements: list[tuple[str, object, float]]) -> list[dict]:
@@ -486,8 +512,7 @@ def profile_page(client, query: str, requests: int = 50) -> str:
     return out.getvalue()
 
 
-def bench_list_page(app: Flask, people: dict, requests: int, want_explain: bool,
-                    want_profile: bool) -> dict:
+def bench_list_page(app: Flask, people: dict, requests: int, want_profile: bool) -> dict:
     """GET /samples at 100,000 samples: keyset pages and filters against OFFSET 90,000."""
     log(f"seeding the sample table up to {LIST_SAMPLES:,} rows")
     seed = seed_samples(app, people, LIST_SAMPLES)
@@ -509,19 +534,25 @@ def bench_list_page(app: Flask, people: dict, requests: int, want_explain: bool,
             for name, query in list_scenarios(app)[:2]:
                 profiles[name] = profile_page(client, query)
     for page in (*pages.values(), baseline):
-        page["plans"] = explain(app, page.pop("queries")) if want_explain else []
+        page["plans"] = explain(app, page.pop("queries"))
         page.pop("lab_numbers")
     return {"seed": seed, "pages": pages, "offset_baseline": baseline,
             "keyset_over_offset": pages[deep_name]["median_ms"] / baseline["median_ms"],
+            "keyset_over_offset_db": pages[deep_name]["db_median_ms"] / baseline["db_median_ms"],
             "profiles": profiles}
 
 
 # --- output -----------------------------------------------------------------------------------
 
 
-def print_report(result: dict) -> None:
+def _percent(share: float | None) -> str:
+    return "?" if share is None else f"{share:.0%}"
+
+
+def print_report(result: dict, explain_plans: bool) -> None:
     """The tables of one database run."""
     reg, lst = result["registrations"], result["list_page"]
+    pg = result["database"].startswith("PostgreSQL")
     print(f"\n=== {result['database']}  ({result['driver']}, SQLAlchemy {result['sqlalchemy']}, "
           f"Python {result['python']}, {result['cpus']} CPUs) ===")
     print("\n1. Registrations per second (migrated database, one commit per registration)")
@@ -542,8 +573,9 @@ def print_report(result: dict) -> None:
             print(f"   {writers:>7}  {name:<24} {row['per_second']:>9.1f} op/s "
                   f"{row['median_ms']:>6.2f} ms {row['p95_ms']:>6.2f} ms  {versus}")
     scaling = reg[f"register_{WRITERS}"]["per_second"] / reg["register_1"]["per_second"]
+    lock = "pg_advisory_xact_lock" if pg else "BEGIN IMMEDIATE"
     print(f"   {WRITERS} writers vs 1 writer: {scaling:.2f}x the registrations per second "
-          "(writers are serialized: BEGIN IMMEDIATE / advisory lock)")
+          f"(the app serializes writers: {lock})")
 
     seed = lst["seed"]
     print(f"\n2. GET /samples at {seed['total_samples']:,} samples (Flask test client, logged-in "
@@ -564,18 +596,20 @@ def print_report(result: dict) -> None:
     for name, page in rows:
         print(f"   {name:<40} {page['median_ms']:>6.2f} ms {page['p95_ms']:>6.2f} ms "
               f"{page['cpu_median_ms']:>6.2f} {page['statements']:>4} "
-              f"{page['db_ms_one_request']:>6.2f} "
+              f"{page['db_median_ms']:>6.2f} "
               f"{page['html_bytes'] / 1024:>5.1f}  {verdict(page['median_ms'])} / "
               f"{verdict(page['p95_ms'])}")
-    print(f"   ratio keyset page at row {OFFSET:,} / OFFSET {OFFSET:,} page (median): "
-          f"{lst['keyset_over_offset']:.2f}x")
+    print(f"   ratio keyset page at row {OFFSET:,} / OFFSET {OFFSET:,} page: "
+          f"{lst['keyset_over_offset']:.2f}x (median page time), "
+          f"{lst['keyset_over_offset_db']:.2f}x (median DB time)")
     print("   CPU ms = median CPU time of this process per request (the Python side, and SQLite"
           " itself);")
-    print("   SQL = statements per request; DB ms = time in cursor.execute for one request")
-    print(f"   load average (1 min) before parts 1 and 2: {result['load_before'][0]:.2f}, "
-          f"{result['load_before'][1]:.2f} on {result['cpus']} CPUs (other work on the "
-          "machine inflates the wall times, not CPU ms)")
-    for name, page in rows:
+    print("   SQL = statements per request; DB ms = median time in cursor.execute per request")
+    print(f"\n   Other processes{' (including the PostgreSQL server)' if pg else ''} kept "
+          f"{_percent(result['other_cpu_share'][0])} of the {result['cpus']} CPUs busy during "
+          f"part 1, {_percent(result['other_cpu_share'][1])} during part 2;")
+    print("   such load inflates the wall times (and p95 most), much less the CPU ms.")
+    for name, page in rows if explain_plans else ():
         for plan in page["plans"]:
             where = plan["sql"][plan["sql"].find(" FROM "):]
             print(f"\n   plan [{name}] SELECT sample.* ...{where[:140]}")
@@ -597,12 +631,12 @@ def run(args: argparse.Namespace) -> dict:
             "python": platform.python_version(), "cpus": os.cpu_count(),
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "target_ms": TARGET_MS,
-            "load_before": [os.getloadavg()[0]],
-            "registrations": bench_registrations(app, people, args.seconds),
         }
-        result["load_before"].append(os.getloadavg()[0])
-        result["list_page"] = bench_list_page(app, people, args.requests, args.explain,
-                                              args.profile)
+        with OtherLoad() as part1:
+            result["registrations"] = bench_registrations(app, people, args.seconds)
+        with OtherLoad() as part2:
+            result["list_page"] = bench_list_page(app, people, args.requests, args.profile)
+        result["other_cpu_share"] = [part1.share, part2.share]
         with app.app_context():
             db.engine.dispose()
     return result
@@ -619,14 +653,15 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200,
                         help="timed requests per list page (default 200)")
     parser.add_argument("--explain", action="store_true",
-                        help="print the query plans of the sample queries of every page")
+                        help="print the query plans of the sample queries of every page "
+                        "(always in the JSON)")
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of the first, deep keyset and OFFSET pages")
     args = parser.parse_args()
     if args.db == "postgresql" and not args.postgres_url:
         parser.error("--db postgresql needs --postgres-url")
     result = run(args)
-    print_report(result)
+    print_report(result, args.explain)
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"intake-{args.db}.json"
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -84,6 +84,7 @@ def _event_json(event) -> dict:
 
 
 @bp.route("/openapi.json")
+@login_required
 def openapi():
     """The OpenAPI 3.1 description of this API."""
     return jsonify(openapi_document())

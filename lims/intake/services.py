@@ -325,24 +325,12 @@ def investigators() -> list[User]:
     return staff_users(("investigator",))
 
 
-def check_sheet_locations(result, locations: dict[str, int]) -> None:
-    """Add a row error for every storage location code the laboratory does not have."""
-    from lims.intake.sheet import SheetError
-
-    for row in result.rows:
-        if row.storage_location and row.storage_location.upper() not in locations:
-            result.errors.append(SheetError(row=row.row, column="storage_location",
-                                            message=f"Unknown storage location "
-                                                    f"{row.storage_location!r}."))
-
-
 def item_from_row(row, locations: dict[str, int]) -> dict:
     """Sample fields from a parsed sheet row."""
     return {
         "description": row.description, "packaging": row.packaging,
         "unit_count": row.unit_count, "gross_weight_mg": row.gross_weight_mg,
         "net_weight_mg": row.net_weight_mg, "seal_received": row.seal_number,
-        "storage_location_id": locations.get(row.storage_location.upper())
-        if row.storage_location else None,
+        "storage_location_id": locations.get(row.storage_location),
         "notes": row.notes,
     }

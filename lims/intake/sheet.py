@@ -5,6 +5,7 @@ import csv
 import io
 import re
 import warnings
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -100,13 +101,14 @@ class _FileProblem(Exception):
     """The file as a whole cannot be read as a sample sheet."""
 
 
-def parse_sample_sheet(data: bytes, filename: str) -> SheetResult:
+def parse_sample_sheet(data: bytes, filename: str,
+                       locations: Collection[str] | None = None) -> SheetResult:
     """Read samples from CSV or XLSX bytes, returning valid rows and every error found."""
     try:
         table = _read_table(data, filename)
     except _FileProblem as problem:
         return SheetResult(errors=[SheetError(0, "", str(problem))])
-    return _parse_table(table)
+    return _parse_table(table, locations)
 
 
 def template_csv() -> str:
@@ -202,7 +204,7 @@ def _read_csv(text: str) -> pd.DataFrame:
         raise _FileProblem(f"The CSV file could not be read: {exc}.") from exc
 
 
-def _parse_table(table: list[list[str]]) -> SheetResult:
+def _parse_table(table: list[list[str]], locations: Collection[str] | None) -> SheetResult:
     """Map the header row to columns, then validate every non-blank row below it."""
     filled = [index for index, cells in enumerate(table) if any(cells)]
     if not filled:
@@ -231,7 +233,7 @@ def _parse_table(table: list[list[str]]) -> SheetResult:
         return result
     unnamed = [index for index, header in enumerate(table[header_index]) if not header]
     for index in data_indexes:
-        _parse_row(table[index], index + 1, columns, unnamed, result)
+        _parse_row(table[index], index + 1, columns, unnamed, result, locations)
     return result
 
 
@@ -285,6 +287,7 @@ def _parse_row(
     columns: dict[str, _Column],
     unnamed: list[int],
     result: SheetResult,
+    locations: Collection[str] | None = None,
 ) -> None:
     """Validate one spreadsheet row, adding a SampleRow or its errors to `result`."""
     errors = result.errors
@@ -324,6 +327,10 @@ def _parse_row(
             )
         )
     seal = check("seal_number", _seal)
+    location = text("storage_location").strip().upper()
+    if location and locations is not None and location not in locations:
+        errors.append(SheetError(row, columns["storage_location"].header,
+                                 f"Unknown storage location “{location}”."))
     for name, (label, limit) in _MAX_LENGTH.items():
         if len(text(name)) > limit:
             errors.append(
@@ -339,7 +346,7 @@ def _parse_row(
                 gross_weight_mg=gross_mg,
                 net_weight_mg=net_mg,
                 seal_number=seal,
-                storage_location=text("storage_location"),
+                storage_location=location,
                 notes=text("notes"),
             )
         )

@@ -298,8 +298,7 @@ def bulk(case_number: str):
     form = BulkUploadForm()
     if form.validate_on_submit():
         data = form.sheet.data.read()
-        result = parse_sample_sheet(data, form.sheet.data.filename or "")
-        services.check_sheet_locations(result, _location_codes())
+        result = parse_sample_sheet(data, form.sheet.data.filename or "", _location_codes())
         sheet_id = _store().put(data) if result.rows and not result.errors else ""
         return render_template("intake/bulk_preview.html", case=case, result=result,
                                confirm=BulkConfirmForm(sheet_id=sheet_id),
@@ -318,9 +317,8 @@ def bulk_confirm(case_number: str):
     if not form.validate_on_submit():
         flash("The preview expired; upload the sheet again.", "error")
         return redirect(url_for("intake.bulk", case_number=case.case_number))
-    result = parse_sample_sheet(_store().get(form.sheet_id.data), "sheet")
     locations = _location_codes()
-    services.check_sheet_locations(result, locations)
+    result = parse_sample_sheet(_store().get(form.sheet_id.data), "sheet", locations)
     if result.errors or not result.rows:
         flash("The sheet has errors; nothing was imported.", "error")
         return redirect(url_for("intake.bulk", case_number=case.case_number))
