@@ -1,0 +1,158 @@
+"""The types every adapter shares: Spectrum, ParseError, Detection, and unit normalisation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TECHNIQUES = ("IR", "Raman", "UV-Vis", "MS", "chromatogram", "XRF", "NMR", "IMS", "EPR",
+              "thermal", "other")
+KINDS = ("continuous", "peaks")
+# Metadata keys adapters fill when the file has them (values are strings; times ISO 8601).
+METADATA_KEYS = ("instrument", "serial", "operator", "acquired_at", "resolution", "scans",
+                 "sample_name", "laser_wavelength_nm", "origin", "owner", "cas", "formula",
+                 "molecular_weight", "retention_time", "retention_index", "ms_level",
+                 "precursor_mz", "ionization", "license", "comments")
+MAX_POINTS = 20_000_000  # per file; beyond this a file is refused rather than exhausting memory
+
+
+class ParseError(Exception):
+    """A file that cannot be read, with where: line, byte offset and/or block."""
+
+    def __init__(self, message: str, *, line: int | None = None, offset: int | None = None,
+                 block: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+        self.offset = offset
+        self.block = block
+
+    def where(self) -> str:
+        """'line 12, block 3' style location text ('' when unknown)."""
+        parts = []
+        if self.block:
+            parts.append(self.block)
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.offset is not None:
+            parts.append(f"byte {self.offset}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        return f"{self.message} ({where})" if where else self.message
+
+
+@dataclass(frozen=True)
+class Detection:
+    """How sure an adapter is that it can read a file, and why."""
+
+    confidence: float  # 1.0 magic bytes and structure; ~0.9 magic; ~0.5 content sniff; 0.2 name
+    reason: str
+
+
+@dataclass
+class Spectrum:
+    """One spectrum, chromatogram or peak list read from a file, exactly as recorded."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_unit: str
+    y_unit: str
+    technique: str
+    title: str = ""
+    kind: str = "continuous"
+    metadata: dict[str, str] = field(default_factory=dict)
+    peaks: tuple[np.ndarray, np.ndarray] | None = None
+    warnings: list[str] = field(default_factory=list)
+    block: str = ""
+
+    def __post_init__(self):
+        """Store float64 arrays and refuse inconsistent values (a bug in an adapter)."""
+        self.x = np.ascontiguousarray(self.x, dtype=np.float64)
+        self.y = np.ascontiguousarray(self.y, dtype=np.float64)
+        if self.x.ndim != 1 or self.x.shape != self.y.shape:
+            raise ValueError(f"x and y must be 1-D of equal length, got {self.x.shape} and "
+                             f"{self.y.shape}")
+        if self.technique not in TECHNIQUES:
+            raise ValueError(f"unknown technique {self.technique!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}")
+        if self.peaks is not None:
+            px, py = (np.ascontiguousarray(a, dtype=np.float64) for a in self.peaks)
+            if px.shape != py.shape or px.ndim != 1:
+                raise ValueError("peak x and y must be 1-D of equal length")
+            self.peaks = (px, py)
+
+    @property
+    def n_points(self) -> int:
+        """Number of points (of peaks, for a peak list)."""
+        return int(self.x.size)
+
+
+_X_UNITS = [
+    (r"^(1/cm|cm-?1|cm\^-1|cm⁻¹|wavenumbers?.*|raman shift.*|1/centimeters?)$", "cm-1"),
+    (r"^(nm|nanometers?|wavelength.*nm.*)$", "nm"),
+    (r"^(um|µm|μm|micrometers?|microns?)$", "um"),
+    (r"^(m/z|mz|mass.*|daltons?|da|amu|thomson)$", "m/z"),
+    (r"^(min|mins|minutes?)$", "min"),
+    (r"^(s|sec|seconds?)$", "s"),
+    (r"^(ms|milliseconds?)$", "ms"),
+    (r"^(kev|kiloelectronvolts?)$", "keV"),
+    (r"^(ev|electronvolts?)$", "eV"),
+    (r"^(points?|data points?|channels?|index)$", "points"),
+    (r"^(ppm)$", "ppm"),
+    (r"^(hz|hertz)$", "Hz"),
+    (r"^(g|gauss)$", "G"),
+    (r"^(mt|millitesla)$", "mT"),
+    (r"^(°c|c|deg c|degc|celsius)$", "degC"),
+]
+_Y_UNITS = [
+    (r"^(absorbance|abs|a|au|absorbance units?|log\(1/t\)|log\(1/r\))$", "absorbance"),
+    (r"^(transmittance|t)$", "transmittance"),
+    (r"^(%t|% ?transmittance|percent transmittance)$", "%T"),
+    (r"^(reflectance|r)$", "reflectance"),
+    (r"^(%r|% ?reflectance|percent reflectance)$", "%R"),
+    (r"^(kubelka-?munk|km)$", "Kubelka-Munk"),
+    (r"^(counts?|cts|counts/s|cps)$", "counts"),
+    (r"^(relative (intensity|abundance)|rel\.? ?int.*)$", "relative intensity"),
+    (r"^(intensity|abundance|raman intensity|arbitrary units?|a\.?u\.?|arb\.? ?units?)$",
+     "intensity"),
+    (r"^(single ?beam)$", "single beam"),
+    (r"^(v|volts?)$", "V"),
+    (r"^(mv|millivolts?)$", "mV"),
+    (r"^(pa|picoamperes?)$", "pA"),
+    (r"^(mau|milli ?absorbance units?)$", "mAU"),
+]
+
+
+def _normalise(text: str, table) -> str:
+    key = re.sub(r"\s+", " ", (text or "").strip().strip("()[]").lower())
+    for pattern, unit in table:
+        if re.match(pattern, key):
+            return unit
+    return text.strip() or "arbitrary"
+
+
+def normalise_x_unit(text: str) -> str:
+    """Canonical X unit ('cm-1', 'nm', 'm/z', 'min', 'keV'...); unknown text is kept."""
+    return _normalise(text, _X_UNITS)
+
+
+def normalise_y_unit(text: str) -> str:
+    """Canonical Y unit ('absorbance', '%T', 'counts', 'relative intensity'...)."""
+    return _normalise(text, _Y_UNITS)
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """Decode text as UTF-8 (BOM stripped), else cp1252, else Latin-1; return (text, codec)."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    for codec in ("utf-8", "cp1252"):
+        try:
+            return data.decode(codec), codec
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1"), "latin-1"
