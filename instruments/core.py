@@ -71,8 +71,9 @@ class Spectrum:
 
     def __post_init__(self):
         """Store float64 arrays and refuse inconsistent values (a bug in an adapter)."""
-        self.x = np.ascontiguousarray(self.x, dtype=np.float64)
-        self.y = np.ascontiguousarray(self.y, dtype=np.float64)
+        with np.errstate(invalid="ignore"):  # float32 signalling NaNs stay NaN, silently
+            self.x = np.ascontiguousarray(self.x, dtype=np.float64)
+            self.y = np.ascontiguousarray(self.y, dtype=np.float64)
         if self.x.ndim != 1 or self.x.shape != self.y.shape:
             raise ValueError(f"x and y must be 1-D of equal length, got {self.x.shape} and "
                              f"{self.y.shape}")
@@ -118,7 +119,8 @@ _Y_UNITS = [
     (r"^(kubelka-?munk|km)$", "Kubelka-Munk"),
     (r"^(counts?|cts|counts/s|cps)$", "counts"),
     (r"^(relative (intensity|abundance)|rel\.? ?int.*)$", "relative intensity"),
-    (r"^(intensity|abundance|raman intensity|arbitrary units?|a\.?u\.?|arb\.? ?units?)$",
+    (r"^(intensity|abundance|raman intensity|arbitrary (intensity )?units?|a\.?u\.?|"
+     r"arb\.? ?units?)$",
      "intensity"),
     (r"^(single ?beam)$", "single beam"),
     (r"^(v|volts?)$", "V"),
@@ -129,7 +131,9 @@ _Y_UNITS = [
 
 
 def _normalise(text: str, table) -> str:
-    key = re.sub(r"\s+", " ", (text or "").strip().strip("()[]").lower())
+    key = re.sub(r"\s+", " ", (text or "").strip().lower())
+    if key[:1] + key[-1:] in ("()", "[]"):  # a unit written as "(nm)" or "[cm-1]"
+        key = key[1:-1].strip()
     for pattern, unit in table:
         if re.match(pattern, key):
             return unit

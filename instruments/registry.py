@@ -139,9 +139,10 @@ def parse(data: bytes, filename: str = "", adapter: str | None = None) -> ParseR
                 raise ParseError(f"This file is {foreign}, not a spectrum format this "
                                  "laboratory reads.", offset=0)
             if found:
-                names = ", ".join(a.label for a, _ in found)
-                raise ParseError(f"The format is not clear from the content; the file name "
-                                 f"suggests {names}. Choose the adapter explicitly.", offset=0)
+                hints = "; ".join(f"{a.label}: {d.reason}" for a, d in found)
+                raise ParseError(f"The content does not match a format this laboratory reads "
+                                 f"({hints}). Choose the adapter explicitly if you are sure.",
+                                 offset=0)
             raise ParseError("Unrecognised file format: no adapter recognises its content.",
                              offset=0)
         chosen, detection = strong[0]

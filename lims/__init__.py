@@ -46,9 +46,11 @@ def create_app(settings: Settings | None = None, testing: bool = False) -> Flask
     from lims.errors import register_error_handlers
     from lims.intake.views import bp as intake_bp
     from lims.main.views import bp as main_bp
+    from lims.measurements.views import bp as measurements_bp
     from lims.templating import register_template_helpers
 
-    for blueprint in (main_bp, auth_bp, intake_bp, custody_bp, audit_bp, api_bp):
+    for blueprint in (main_bp, auth_bp, intake_bp, custody_bp, audit_bp, measurements_bp,
+                      api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)
     register_error_handlers(app)

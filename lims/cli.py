@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -131,6 +133,37 @@ def location_create(code: str, name: str):
         _fail(error.message)
     db.session.commit()
     click.echo(f"created location {loc.code}")
+
+
+@main.command("watch")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--instrument", "instrument_name", required=True, help="Instrument name.")
+@click.option("--user", "username", required=True, help="Account answerable for the imports.")
+@click.option("--once", is_flag=True, help="Process the files present, then exit.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between passes.")
+@with_appcontext
+def watch(directory: Path, instrument_name: str, username: str, once: bool, interval: float):
+    """Import files dropped by an instrument PC into DIRECTORY (done/ and failed/ beside)."""
+    from lims.auth.services import get_user
+    from lims.errors import DomainError
+    from lims.measurements.services import get_instrument
+    from lims.measurements.watch import process_folder
+
+    try:
+        instrument = get_instrument(instrument_name)
+        actor = get_user(username)
+    except DomainError as error:
+        _fail(error.message)
+    prefix = current_app.config["LIMS"].lab_number_prefix
+    click.echo(f"watching {directory} for {instrument.name} as {actor.username}")
+    while True:
+        for outcome in process_folder(directory, instrument, actor, prefix,
+                                      settle=0 if once else 2.0):
+            click.echo(f"{'done' if outcome.ok else 'FAILED'}  {outcome.filename}: "
+                       f"{outcome.message}")
+        if once:
+            return
+        time.sleep(interval)
 
 
 def _serve(host: str, port: int, workers: int) -> None:

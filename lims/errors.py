@@ -19,6 +19,10 @@ class DomainError(Exception):
         self.message = message
         self.field = field
 
+    def details(self) -> dict:
+        """Extra JSON keys of the error answer (e.g. the line of a bad file)."""
+        return {}
+
 
 class NotFound(DomainError):
     """The record does not exist or is not visible to the caller."""
@@ -64,10 +68,11 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def error_response(status: int, message: str, field: str | None = None):
-    """Answer an error as JSON `{"error", "field"}` or as an HTML page."""
+def error_response(status: int, message: str, field: str | None = None,
+                   details: dict | None = None):
+    """Answer an error as JSON `{"error", "field", ...details}` or as an HTML page."""
     if wants_json():
-        body = {"error": message}
+        body = {"error": message, **(details or {})}
         if field:
             body["field"] = field
         return jsonify(body), status
@@ -83,7 +88,7 @@ def register_error_handlers(app: Flask) -> None:
             db.session.commit()
         else:
             db.session.rollback()
-        return error_response(error.status, error.message, error.field)
+        return error_response(error.status, error.message, error.field, error.details())
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

@@ -39,6 +39,11 @@ class FileStore:
         os.replace(tmp, path)
         return digest
 
+    def discard(self, digest: str) -> None:
+        """Remove a blob (staging only: the evidence store never deletes)."""
+        path = self._path(digest)
+        path.unlink(missing_ok=True)
+
     def get(self, digest: str) -> bytes:
         """Read a blob back and re-verify its hash."""
         path = self._path(digest)
@@ -48,3 +53,32 @@ class FileStore:
         if hashlib.sha256(data).hexdigest() != digest:
             raise RuntimeError(f"stored file {digest} is corrupt")
         return data
+
+
+def file_store() -> FileStore:
+    """The application's file store (under LIMS_DATA_DIR)."""
+    from flask import current_app
+
+    return FileStore(current_app.config["LIMS"].file_store)
+
+
+def staging_area() -> FileStore:
+    """Uploads waiting for the user's accept or reject; never evidence."""
+    from flask import current_app
+
+    return FileStore(current_app.config["LIMS"].data_dir / "staging")
+
+
+def raw_response(data: bytes, filename: str, digest: str):
+    """A download of stored bytes: attachment (RFC 6266), never rendered, with its hash."""
+    from urllib.parse import quote
+
+    from flask import Response
+
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
+    return Response(data, mimetype="application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "
+                               f"filename*=UTF-8''{quote(filename)}",
+        "Content-Security-Policy": "sandbox",
+        "X-Content-SHA256": digest,
+    })

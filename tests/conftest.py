@@ -242,6 +242,22 @@ def app(request, settings):
 
 
 @pytest.fixture
+def make_app(tmp_path):
+    """``make_app(database_url, **overrides)``: another app (e.g. on an empty database)."""
+    made = []
+
+    def make(database_url: str, **overrides):
+        settings = load_settings(data_dir=tmp_path, database_url=database_url,
+                                 secret_key=SECRET_KEY, **overrides)
+        made.append(create_app(settings, testing=True))
+        return made[-1]
+
+    yield make
+    for app in made:
+        dispose(app)
+
+
+@pytest.fixture
 def csrf_app(app):
     """The application with CSRF protection on, as in production."""
     app.config["WTF_CSRF_ENABLED"] = True

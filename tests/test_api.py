@@ -1,5 +1,7 @@
 """JSON API v1: every endpoint, the error shapes, garbage input, and the OpenAPI document."""
 
+import json
+import os
 import re
 from datetime import UTC, datetime
 
@@ -121,7 +123,7 @@ def test_register_several_samples_at_once(tech_api, case_number):
 def test_a_bad_item_among_several_registers_nothing(app, tech_api, case_number):
     items = [{"description": "Sack 1"}, {"description": "Sack 2", "gross_weight_g": "heavy"}]
     response = tech_api.post(f"/cases/{case_number}/samples", json={"items": items})
-    assert_error(response, 422, "items[1].gross_weight")
+    assert_error(response, 422, "items[1].gross_weight_g")
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Sample)) == 0
 
@@ -166,6 +168,11 @@ def test_label_pdf_then_reprint_needs_a_reason(app, tech_api, lab_number):
         assert db.session.scalar(select(Sample.label_prints)) == 2
 
 
+def test_a_reprint_reason_with_a_nul_is_refused(tech_api, lab_number):
+    assert tech_api.get(f"/samples/{lab_number}/label.zpl").status_code == 200
+    assert_error(tech_api.get(f"/samples/{lab_number}/label.zpl?reason=torn%00"), 422, "reason")
+
+
 def test_label_zpl(tech_api, lab_number):
     response = tech_api.get(f"/samples/{lab_number}/label.zpl")
     assert response.status_code == 200
@@ -207,40 +214,41 @@ def test_custody_hand_over_through_the_api(tech_api, lab_number, make_user, pass
 # --- error shapes ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/cases", "/cases/CASE-2026-00001/samples"])
-@pytest.mark.parametrize(
-    ("data", "content_type"),
-    [
-        ("customs_office=BG001000", "application/x-www-form-urlencoded"),
-        ("not json at all", "application/json"),
-        ('{"customs_office": ', "application/json"),
-        ('{"customs_office": "BG001000"}', "text/plain"),
-        ("", "application/json"),
-        (b"\xff\xfe\x00garbage", "application/json"),
-    ],
-)
-def test_a_body_that_is_not_json_is_400(tech_api, case_number, path, data, content_type):
-    response = tech_api.post(path, data=data, content_type=content_type)
-    assert_error(response, 400, "body")
+# Many small cases share one app through `subtests`: an app per case would cost more than
+# the requests themselves.
+
+NOT_JSON = [
+    ("customs_office=BG001000", "application/x-www-form-urlencoded"),
+    ("not json at all", "application/json"),
+    ('{"customs_office": ', "application/json"),
+    ('{"customs_office": "BG001000"}', "text/plain"),
+    ("", "application/json"),
+    (b"\xff\xfe\x00garbage", "application/json"),
+    *[(json.dumps(body), "application/json") for body in ([], [1, 2], 42, "text", None, True)],
+]
 
 
-@pytest.mark.parametrize("body", [[], [1, 2], 42, "text", None, True])
-def test_a_json_body_that_is_not_an_object_is_400(tech_api, case_number, body):
-    import json
+def test_a_body_that_is_not_a_json_object_is_400(tech_api, case_number, subtests):
+    for path in ("/cases", f"/cases/{case_number}/samples",
+                 f"{NOT_FOUND}/custody"):
+        for data, content_type in NOT_JSON:
+            with subtests.test(path=path, data=data, content_type=content_type):
+                response = tech_api.post(path, data=data, content_type=content_type)
+                if path.endswith("/custody"):
+                    assert_error(response, 404)  # the sample is looked up first
+                else:
+                    assert_error(response, 400, "body")
 
-    for path in ("/cases", f"/cases/{case_number}/samples"):
-        response = tech_api.post(path, data=json.dumps(body), content_type="application/json")
-        assert_error(response, 400, "body")
 
-
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Bearer nonsense",
-                                    "Basic dGFueWE6cHc=", "bearer lims_x"])
-def test_no_or_invalid_token_is_401(client, api, tech, header):
-    headers = {} if header is None else {"Authorization": header}
-    for method, path in (("GET", NOT_FOUND), ("POST", "/cases"),
-                         ("GET", f"{NOT_FOUND}/label.pdf")):
-        response = api(client, None).request(method, path, headers=headers, json={})
-        assert_error(response, 401)
+def test_no_or_invalid_token_is_401(client, api, tech, subtests):
+    for header in (None, "", "Bearer", "Bearer ", "Bearer nonsense", "Basic dGFueWE6cHc=",
+                   "bearer lims_x", "Bearer lims_" + "x" * 43):
+        headers = {} if header is None else {"Authorization": header}
+        for method, path in (("GET", NOT_FOUND), ("POST", "/cases"),
+                             ("GET", f"{NOT_FOUND}/label.pdf")):
+            with subtests.test(header=header, method=method, path=path):
+                response = api(client, None).request(method, path, headers=headers, json={})
+                assert_error(response, 401)
 
 
 def test_a_revoked_token_is_401(app, client, api, api_token, tech):
@@ -268,10 +276,11 @@ def test_a_session_cookie_does_not_authenticate_the_api(client, api, login, tech
     assert_error(api(client, None).get(NOT_FOUND), 401)
 
 
-@pytest.mark.parametrize("role", ["investigator", "chemist", "reviewer"])
-def test_roles_that_may_not_create_cases_get_403(client, api, api_token, make_user, role):
-    user = make_user(role)
-    assert_error(api(client, api_token(user)).post("/cases", json=CASE_BODY), 403)
+def test_roles_that_may_not_create_cases_get_403(client, api, api_token, make_user, subtests):
+    for role in ("investigator", "chemist", "reviewer"):
+        with subtests.test(role=role):
+            user = make_user(role)
+            assert_error(api(client, api_token(user)).post("/cases", json=CASE_BODY), 403)
 
 
 def test_investigators_may_not_register_samples_or_print_labels(
@@ -316,15 +325,14 @@ def test_a_wrong_method_is_405_as_json(tech_api, lab_number):
     assert_error(tech_api.request("DELETE", f"/samples/{lab_number}"), 405)
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [("CSQU3054384", "should be 3, not 4"), ("MSCU1234560", "should be 6, not 0"),
-     ("CSQU305438", "CSQU3054383")],
-)
-def test_a_bad_container_number_is_422_naming_the_check_digit(app, tech_api, value, expected):
-    response = tech_api.post("/cases", json={**CASE_BODY, "container_number": value})
-    body = assert_error(response, 422, "container_number")
-    assert expected in body["error"]
+def test_a_bad_container_number_is_422_naming_the_check_digit(app, tech_api, subtests):
+    for value, expected in [("CSQU3054384", "should be 3, not 4"),
+                            ("MSCU1234560", "should be 6, not 0"),
+                            ("CSQU305438", "CSQU3054383")]:
+        with subtests.test(value=value):
+            response = tech_api.post("/cases", json={**CASE_BODY, "container_number": value})
+            body = assert_error(response, 422, "container_number")
+            assert expected in body["error"]
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Case)) == 0
 
@@ -335,9 +343,7 @@ def test_a_bad_mrn_is_422_naming_the_check_character(tech_api):
     assert "should be 8, not 6" in body["error"]
 
 
-@pytest.mark.parametrize(
-    ("changes", "field"),
-    [
+INVALID_CASE_FIELDS = [
         ({"customs_office": ""}, "customs_office"),
         ({"questions": None}, "questions"),
         ({"direction": "sideways"}, "direction"),
@@ -348,37 +354,47 @@ def test_a_bad_mrn_is_422_naming_the_check_character(tech_api):
         ({"investigators": ["nobody"]}, "investigators"),
         ({"deadline": "31/12/2026"}, "deadline"),
         ({"customs_office": "x" * 201}, "customs_office"),
-    ],
-)
-def test_invalid_case_fields_are_422_with_the_field(tech_api, changes, field):
-    assert_error(tech_api.post("/cases", json={**CASE_BODY, **changes}), 422, field)
+        ({"description": "\x00"}, "description"),
+]
 
 
-@pytest.mark.parametrize(
-    ("item", "field"),
-    [
+def test_invalid_case_fields_are_422_with_the_field(tech_api, subtests):
+    for changes, field in INVALID_CASE_FIELDS:
+        with subtests.test(changes=changes):
+            assert_error(tech_api.post("/cases", json={**CASE_BODY, **changes}), 422, field)
+
+
+INVALID_ITEMS = [
         ({}, "description"),
         ({"description": "   "}, "description"),
         ({"description": "x", "unit_count": 0}, "unit_count"),
         ({"description": "x", "unit_count": "many"}, "unit_count"),
-        ({"description": "x", "gross_weight_g": "-3"}, "gross_weight"),
-        ({"description": "x", "gross_weight_g": 5, "net_weight_g": 6}, "net_weight"),
+        ({"description": "x", "gross_weight_g": "-3"}, "gross_weight_g"),
+        ({"description": "x", "gross_weight": "-3"}, "gross_weight_g"),
+        ({"description": "x", "gross_weight_g": 5, "net_weight_g": 6}, "net_weight_g"),
         ({"description": "x", "storage_location": "NOWHERE"}, "storage_location"),
         ({"description": "x", "seal_received": "é"}, "seal_received"),
-    ],
-)
-def test_invalid_items_are_422_with_the_field(tech_api, case_number, item, field):
-    response = tech_api.post(f"/cases/{case_number}/samples", json=item)
-    assert_error(response, 422, field)
+        ({"description": "x", "unit_count": 2**31}, "unit_count"),
+        ({"description": "x", "gross_weight_g": "9" * 30}, "gross_weight_g"),
+]
+
+
+def test_invalid_items_are_422_with_the_field(app, tech_api, case_number, subtests):
+    for item, field in INVALID_ITEMS:
+        with subtests.test(item=item):
+            response = tech_api.post(f"/cases/{case_number}/samples", json=item)
+            assert_error(response, 422, field)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Sample)) == 0
 
 
 # --- never a 500 -----------------------------------------------------------------------------
 
 HUGE = "X" * 200_000
 GARBAGE_VALUES = [
-    None, True, False, 0, -1, 10**30, -(10**30), 1e308, 1.5, "", " ", HUGE, "\x00", "😀" * 50,
-    "<script>alert(1)</script>", "' OR 1=1 --", [], [1, "a", None], [[[]]], {}, {"a": {"b": [1]}},
-    "9" * 40, "9" * 5000, "1e309", "NaN", "Infinity", "user:", "location:", "user:tanya", ":",
+    None, True, -1, 10**30, 1e308, 1.5, " ", HUGE, "\x00", "😀" * 50, "' OR 1=1 --",
+    [1, "a", None], [[[]]], {"a": {"b": [1]}}, "9" * 40, "9" * 5000, "1e309", "NaN", "user:",
+    "location:", "user:tanya",
 ]
 CASE_KEYS = [*CASE_BODY, "investigators", "deadline", "items", "reason", "received_at"]
 ITEM_KEYS = ["description", "packaging", "unit_count", "gross_weight_g", "net_weight_g",
@@ -413,13 +429,16 @@ def test_garbage_values_in_every_field_never_give_a_500(tech_api, lab_number, ca
     assert tech_api.get(f"/samples/{lab_number}").json["current_holder"]["key"] == "user:tanya"
 
 
-@pytest.mark.parametrize("path", ["/samples/{lab}", "/samples/{lab}/label.zpl",
-                                  "/cases/{case}", "/samples/{lab}/label.pdf"])
-@pytest.mark.parametrize("bad", ["%00", "..%2F..%2Fetc%2Fpasswd", "X" * 5000, "%F0%9F%98%80",
-                                 "CL-2026-000001%20OR%201=1"])
-def test_garbage_in_urls_never_gives_a_500(tech_api, path, bad):
-    assert_not_500(tech_api.get(path.format(lab=bad, case=bad)))
-    assert_not_500(tech_api.get(f"{NOT_FOUND}/label.pdf?reason={bad}"))
+def test_garbage_in_urls_never_gives_a_500(tech_api, lab_number, subtests):
+    for bad in ("%00", "..%2F..%2Fetc%2Fpasswd", "X" * 5000, "%F0%9F%98%80", "%FF%FE",
+                "CL-2026-000001%20OR%201=1", "CL-2026-000001'--"):
+        for path in ("/samples/{bad}", "/samples/{bad}/label.zpl", "/cases/{bad}",
+                     "/samples/{bad}/label.pdf", "/cases/{bad}/samples",
+                     "/samples/{lab}/label.zpl?reason={bad}"):
+            with subtests.test(bad=bad[:20], path=path):
+                url = path.format(bad=bad, lab=lab_number)
+                method = "POST" if url.endswith("/samples") else "GET"
+                assert_not_500(tech_api.request(method, url, json={"description": "x"}))
 
 
 JSON_VALUES = st.recursive(
@@ -431,7 +450,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=st.dictionaries(st.sampled_from(CASE_KEYS + ITEM_KEYS + CUSTODY_KEYS), JSON_VALUES,
                             max_size=8))
@@ -452,7 +471,12 @@ def test_an_oversized_body_is_413_as_json(app, tech_api):
 
 
 def test_openapi_document_is_valid_openapi_3_1(tech_api):
-    validator = pytest.importorskip("openapi_spec_validator")
+    try:
+        import openapi_spec_validator as validator
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("openapi-spec-validator is not installed; CI must not skip tests")
+        pytest.skip("openapi-spec-validator is not installed")
     response = tech_api.get("/openapi.json")
     assert response.status_code == 200
     document = response.json
@@ -469,7 +493,7 @@ def test_openapi_document_lists_every_api_route(app, tech_api):
         for method, operation in operations.items():
             declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert declared == set(params), (path, method)
-            concrete = re.sub(r"{\w+}", "X-1", path)
+            concrete = re.sub(r"{\w+}", "1", path)  # "1" satisfies string and int converters
             endpoint, _args = adapter.match(concrete, method=method.upper())
             assert endpoint.startswith("api."), (path, endpoint)
             documented.add((endpoint, method.upper()))

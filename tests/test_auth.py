@@ -42,20 +42,20 @@ def test_user_create_reads_the_password_from_stdin(app, cli):
         assert [e.entity_id for e in entry] == ["ana"]
 
 
-@pytest.mark.parametrize(
-    ("args", "password", "message"),
-    [
-        (["--role", "technician"], "short\n", "at least 12 characters"),
-        (["--role", "technician"], "password1234\n", "too common"),
-        (["--role", "wizard"], STRONG + "\n", "Unknown role"),
-    ],
-)
-def test_user_create_refuses_bad_input_and_creates_nothing(app, cli, args, password, message):
-    result = cli("user", "create", "bob", *args, input=password)
-    assert result.exit_code != 0
-    assert message in result.output
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(User)) == 0
+def test_user_create_refuses_bad_input_and_creates_nothing(app, cli, subtests):
+    for args, password, message in [
+        (["bob", "--role", "technician"], "short\n", "at least 12 characters"),
+        (["bob", "--role", "technician"], "password1234\n", "too common"),
+        (["bob", "--role", "wizard"], STRONG + "\n", "Unknown role"),
+        (["bob smith", "--role", "technician"], STRONG + "\n", "Use letters, digits"),
+        (["bob"], STRONG + "\n", "Missing option '--role'"),
+    ]:
+        with subtests.test(args=args, password=password):
+            result = cli("user", "create", *args, input=password)
+            assert result.exit_code != 0
+            assert message in result.output
+            with app.app_context():
+                assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
 
 def test_usernames_are_never_reused(app, cli, make_user):
@@ -83,19 +83,14 @@ def test_passwords_are_stored_as_argon2id(app_ctx, make_user):
     assert not services.verify_password(user, STRONG + "x")
 
 
-@pytest.mark.parametrize(
-    ("password", "message"),
-    [
-        ("elevenchars", "at least 12"),
-        ("x" * 129, "at most 128"),
-        ("Password1234", "too common"),
-        ("abababababababab", "too common"),
-    ],
-)
-def test_password_policy(app_ctx, password, message):
-    with pytest.raises(Invalid, match=message) as excinfo:
-        services.check_password_policy(password)
-    assert (excinfo.value.status, excinfo.value.field) == (422, "password")
+def test_password_policy(app_ctx, subtests):
+    for password, message in [("elevenchars", "at least 12"), ("x" * 129, "at most 128"),
+                              ("Password1234", "too common"),
+                              ("abababababababab", "too common")]:
+        with subtests.test(password=password):
+            with pytest.raises(Invalid, match=message) as excinfo:
+                services.check_password_policy(password)
+            assert (excinfo.value.status, excinfo.value.field) == (422, "password")
 
 
 def test_password_policy_accepts_long_passphrases(app_ctx):
@@ -298,14 +293,16 @@ def test_token_create_prints_the_token_once_and_stores_only_its_hash(app, cli, c
     assert api(client, token + "x").get("/samples/CL-2026-999999").status_code == 401
 
 
-@pytest.mark.parametrize("username", ["nobody", "gone"])
-def test_token_create_refuses_unknown_and_disabled_users(app_ctx, cli, make_user, username):
+def test_token_create_refuses_unknown_and_disabled_users(app_ctx, cli, make_user, subtests):
     gone = make_user("technician", "gone")
     services.set_active(None, gone, False, "left")
     db.session.commit()
-    result = cli("token", "create", username)
-    assert result.exit_code != 0
-    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 0
+    for username, message in (("nobody", "No user 'nobody'"), ("gone", "gone is disabled")):
+        with subtests.test(username=username):
+            result = cli("token", "create", username)
+            assert result.exit_code != 0
+            assert message in result.output
+            assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 0
 
 
 @pytest.mark.csrf

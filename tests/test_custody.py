@@ -316,9 +316,9 @@ def assert_everything_refused(lab: Lab, status: str) -> None:
 
 
 def test_return_to_the_owner_is_final(lab):
-    event = hand(lab, lab.tech, "Owner: Sofia Trading Ltd", final="return",
+    event = hand(lab, lab.tech, "Sofia Trading Ltd (owner)", final="return",
                  note="released by prosecutor's order 12/2026")
-    assert event.event_type == "return" and event.to_external == "Owner: Sofia Trading Ltd"
+    assert event.event_type == "return" and event.to_external == "Sofia Trading Ltd (owner)"
     assert lab.sample.status == "returned"
     assert holder_of(lab.sample).key == ""
     assert_everything_refused(lab, "returned")
@@ -469,16 +469,14 @@ def test_api_seal_mismatch_blocks_until_resolved(app, desk, password):
     assert response.status_code == 201, response.json
 
 
-@pytest.mark.parametrize(
-    ("body", "status", "field"),
-    [
-        ({"to": "user:chem"}, 422, "expected_from"),
+CUSTODY_INPUT_ERRORS = [
+        ({"to": "user:chem"}, 422, "from"),
         ({"from": "user:tech"}, 422, "to"),
         ({"from": "user:tech", "to": "chem"}, 422, "to"),
         ({"from": "user:tech", "to": "user:nobody"}, 422, "to"),
         ({"from": "user:tech", "to": "location:NOWHERE"}, 422, "to"),
-        ({"from": "user:tech", "final": "destruction", "recipient": "Commission"}, 409,
-         "event_type"),
+        ({"from": "user:tech", "final": "destruction", "recipient": "Commission",
+          "witness": "Insp. Dimov"}, 409, "event_type"),
         ({"from": "user:tech", "final": "return"}, 422, "to"),
         ({"from": "user:tech", "final": "burn", "recipient": "x"}, 422, "final"),
         ({"from": "user:tech", "to": "location:VAULT-A", "seal_found": ""}, 422,
@@ -486,14 +484,19 @@ def test_api_seal_mismatch_blocks_until_resolved(app, desk, password):
         ({"from": "user:tech", "to": "location:VAULT-A", "seal_found": "BG 00/71*234"}, 422,
          "seal_found"),
         ({"from": "user:tech", "to": "location:VAULT-A", "new_seal": "ÄÖ"}, 422, "new_seal"),
-        ({"from": "user:tech", "to": "location:VAULT-A", "weight_g": "-1"}, 422, "weight"),
-    ],
-)
-def test_api_custody_input_errors(desk, body, status, field):
-    response = post_custody(desk, "tech", **body)
-    assert response.status_code == status, response.json
-    assert response.json["field"] == field
-    assert holder(desk) == "user:tech"
+        ({"from": "user:tech", "to": "location:VAULT-A", "weight_g": "-1"}, 422, "weight_g"),
+        ({"from": "user:tech", "to": "user:chem", "receiver_password": "\x00"}, 422,
+         "receiver_password"),
+]
+
+
+def test_api_custody_input_errors(desk, subtests):
+    for body, status, field in CUSTODY_INPUT_ERRORS:
+        with subtests.test(body=body):
+            response = post_custody(desk, "tech", **body)
+            assert response.status_code == status, response.json
+            assert response.json["field"] == field
+            assert holder(desk) == "user:tech"
 
 
 def test_api_return_and_destruction(desk, password):

@@ -3,30 +3,44 @@
 import gc
 import io
 import re
+from pathlib import Path
 
 import pytest
 from werkzeug.routing import Rule
 
 from lims.auth.access import PERMISSIONS
+from lims.db import db
 from lims.auth.models import ROLES
 
 PUBLIC = {"auth.login", "static", "main.healthz"}
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _url(app, rule: Rule, world: dict) -> str:
     values = {"lab_number": world["sample"], "case_number": world["case"], "username": "tech1",
-              "fmt": "pdf", "filename": "css/app.css"}
+              "fmt": "pdf", "filename": "css/app.css", "name": "FTIR-1",
+              "measurement_id": world["measurement"], "spectrum_id": world["spectrum"]}
     args = {name: values[name] for name in rule.arguments}
     return app.url_map.bind("localhost").build(rule.endpoint, args)
 
 
 @pytest.fixture
-def world(make_user, make_case, make_samples, make_location):
+def world(app, make_user, make_case, make_samples, make_location):
+    from lims.measurements.services import create_instrument, import_file
+
     tech = make_user("technician", username="tech1")
     make_location("VAULT-A")
     case = make_case(tech)
     sample = make_samples(tech, case, 2)[0]
-    return {"tech": tech, "case": case.case_number, "sample": sample.lab_number}
+    with app.app_context():
+        create_instrument(None, {"name": "FTIR-1", "technique": "IR"})
+        measurement = import_file(db.session.merge(tech), db.session.merge(sample),
+                                  (FIXTURES / "ir_small.jdx").read_bytes(), "ir.jdx", None,
+                                  None)
+        db.session.commit()
+        ids = measurement.id, measurement.spectra[0].id
+    return {"tech": tech, "case": case.case_number, "sample": sample.lab_number,
+            "measurement": ids[0], "spectrum": ids[1]}
 
 
 def test_every_view_needs_a_login_except_the_public_ones(app, client, world):
@@ -66,7 +80,8 @@ def test_role_matrix_for_every_page(app, client, world, make_user, login, role):
         response = client.get(url)
         if role not in PERMISSIONS[permission]:
             assert response.status_code == 403, (role, url, response.status_code)
-        elif role == "investigator" and rule.arguments & {"lab_number", "case_number"}:
+        elif role == "investigator" and rule.arguments & {"lab_number", "case_number",
+                                                           "measurement_id", "spectrum_id"}:
             assert response.status_code == 404, (role, url)  # not assigned to this case
         else:
             assert response.status_code in (200, 302), (role, url, response.status_code)

@@ -7,6 +7,7 @@ from wtforms import Form, IntegerField, RadioField, SelectField, SelectMultipleF
 from lims.custody.forms import CustodyRequest
 from lims.forms import LabDateTimeField, WeightField
 from lims.intake.forms import CaseForm, ItemForm
+from lims.measurements.services import ADAPTER_CHOICES
 
 ERROR = {"type": "object", "required": ["error"],
          "properties": {"error": {"type": "string"}, "field": {"type": "string"}}}
@@ -74,6 +75,11 @@ def _param(name: str, description: str) -> dict:
 
 CASE = _param("case_number", "Case number, e.g. CASE-2026-00001")
 SAMPLE = _param("lab_number", "Lab number, e.g. CL-2026-000001")
+SPECTRUM = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "technique": {"type": "string"}, "kind": {"type": "string"},
+    "n_points": {"type": "integer", "description": "points, or peaks for a peak list"},
+    "x_first": {"type": ["number", "null"]}, "x_last": {"type": ["number", "null"]},
+    "x_unit": {"type": "string"}, "y_unit": {"type": "string"}, "title": {"type": "string"}}}
 REASON = {"name": "reason", "in": "query", "required": False, "schema": {"type": "string"},
           "description": "Required for a reprint."}
 
@@ -82,8 +88,8 @@ def _operations() -> dict:
     item = form_schema(ItemForm)
     return {
         "/api/v1/openapi.json": {"get": {
-            "summary": "This document", "security": [],
-            "responses": _responses("200", errors=())}},
+            "summary": "This document (needs a token, like every endpoint)",
+            "responses": _responses("200", errors=(401,))}},
         "/api/v1/cases": {"post": {
             "summary": "Register a case (seizure)", "requestBody": _body(form_schema(CaseForm)),
             "responses": _responses("201", {"type": "object", "properties": {
@@ -111,6 +117,33 @@ def _operations() -> dict:
             "summary": "Label as ZPL II for Zebra printers", "parameters": [SAMPLE, REASON],
             "responses": _responses("200", {"type": "string"}, "application/zpl",
                                     (401, 403, 404, 409))}},
+        "/api/v1/samples/{lab_number}/measurements": {"post": {
+            "summary": "Upload an instrument file; 422 with line/offset when unreadable",
+            "parameters": [SAMPLE],
+            "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                "type": "object", "required": ["file"], "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "adapter": {"type": "string", "enum": [n for n, _ in ADAPTER_CHOICES],
+                                "description": "Force a reader instead of detection"},
+                    "instrument": {"type": "string", "description": "Instrument name"}}}}}},
+            "responses": _responses("201", {"type": "object", "properties": {
+                "measurement_id": {"type": "integer"}, "sha256": {"type": "string"},
+                "format": {"type": "string"},
+                "warnings": {"type": "array", "items": {"type": "string"}},
+                "spectra": {"type": "array", "items": SPECTRUM}}},
+                errors=(400, 401, 403, 404, 409, 413, 422))}},
+        "/api/v1/spectra/{spectrum_id}": {"get": {
+            "summary": "A spectrum: metadata and x, y arrays",
+            "parameters": [_param("spectrum_id", "Spectrum id")],
+            "responses": _responses("200", {**SPECTRUM, "properties": {
+                **SPECTRUM["properties"],
+                "x": {"type": "array", "items": {"type": ["number", "null"]}},
+                "y": {"type": "array", "items": {"type": ["number", "null"]}}}})}},
+        "/api/v1/measurements/{measurement_id}/raw": {"get": {
+            "summary": "The uploaded file, byte for byte",
+            "parameters": [_param("measurement_id", "Measurement id")],
+            "responses": _responses("200", {"type": "string", "format": "binary"},
+                                    "application/octet-stream")}},
         "/api/v1/samples/{lab_number}/custody": {"post": {
             "summary": "Record a hand-over, return or destruction", "parameters": [SAMPLE],
             "requestBody": _body(form_schema(CustodyRequest)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from lims.api.openapi import openapi_document
+from lims.api.openapi import RENAMED, openapi_document
 from lims.auth.access import login_required, require
 from lims.custody import services as custody
 from lims.custody.forms import CustodyRequest
@@ -13,7 +13,9 @@ from lims.db import db
 from lims.errors import DomainError, Invalid
 from lims.intake import services as intake
 from lims.intake.forms import CaseForm, ItemForm
+from lims.files import raw_response
 from lims.intake.labels import label_dicts, render_labels
+from lims.measurements import services as measurements
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -36,7 +38,10 @@ def _formdata(body: dict) -> MultiDict:
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, bool):
                 item = "yes" if item else "no"
-            pairs.append((key, "" if item is None else str(item)))
+            text = "" if item is None else str(item)
+            if "\x00" in text:  # PostgreSQL cannot store NUL in text
+                raise Invalid(f"{key}: NUL characters are not allowed.", key)
+            pairs.append((key, text))
     return MultiDict(pairs)
 
 
@@ -44,6 +49,7 @@ def _validated(form):
     """Raise the first field error as a 422 naming the field."""
     if not form.validate():
         name, messages = next(iter(form.errors.items()))
+        name = RENAMED.get(name, name)  # the field as the API spells it
         raise Invalid(f"{name}: {messages[0]}", name)
     return form
 
@@ -146,7 +152,8 @@ def register_samples(case_number: str):
         prefix = f"items[{index}]." if len(raw_items) > 1 else ""
         if not form.validate():
             name, messages = next(iter(form.errors.items()))
-            raise Invalid(f"{prefix}{name}: {messages[0]}", prefix + name)
+            name = prefix + RENAMED.get(name, name)
+            raise Invalid(f"{name}: {messages[0]}", name)
         if not (form.description.data or "").strip():
             raise Invalid(f"{prefix}description: describe the item.", prefix + "description")
         if form.storage_location.data and form.storage_location.data not in locations:
@@ -206,3 +213,59 @@ def add_custody(lab_number: str):
                              **form.seal_values())
     db.session.commit()
     return jsonify({**_event_json(event), "current_holder": custody.holder_of(sample).key}), 201
+
+
+def _spectrum_summary(spectrum) -> dict:
+    return {"id": spectrum.id, "technique": spectrum.technique, "kind": spectrum.kind,
+            "n_points": spectrum.n_points, "x_first": spectrum.x_first,
+            "x_last": spectrum.x_last, "x_unit": spectrum.x_unit, "y_unit": spectrum.y_unit,
+            "title": spectrum.title, "block": spectrum.block}
+
+
+@bp.route("/samples/<lab_number>/measurements", methods=["POST"])
+@login_required
+def upload_measurement(lab_number: str):
+    """Upload an instrument file (multipart `file`, optional `adapter`, `instrument`)."""
+    require(g.user, "measurement.upload")
+    sample = intake.get_sample(g.user, lab_number)
+    upload = request.files.get("file")
+    if upload is None:
+        raise Invalid("Send the instrument file as multipart field 'file'.", "file")
+    instrument_name = request.form.get("instrument", "").strip()
+    instrument = measurements.get_instrument(instrument_name) if instrument_name else None
+    adapter = request.form.get("adapter", "").strip() or None
+    measurement = measurements.import_file(g.user, sample, upload.read(),
+                                           upload.filename or "upload", adapter, instrument)
+    db.session.commit()
+    return jsonify({
+        "measurement_id": measurement.id, "sha256": measurement.raw_sha256,
+        "format": measurement.adapter, "warnings": measurement.warnings,
+        "out_of_calibration": measurement.out_of_calibration,
+        "spectra": [_spectrum_summary(s) for s in measurement.spectra]}), 201
+
+
+@bp.route("/spectra/<int:spectrum_id>", methods=["GET"])
+@login_required
+def get_spectrum(spectrum_id: int):
+    """A spectrum's metadata and its x and y arrays (NaN as null)."""
+    require(g.user, "measurement.view")
+    spectrum = measurements.get_spectrum(g.user, spectrum_id)
+    body = _spectrum_summary(spectrum)
+    body.update(measurement_id=spectrum.measurement_id, metadata=spectrum.meta,
+                warnings=spectrum.warnings, x=_floats(spectrum.x), y=_floats(spectrum.y))
+    return jsonify(body)
+
+
+def _floats(values) -> list:
+    """JSON has no NaN: missing values become null."""
+    return [None if v != v else v for v in values.tolist()]
+
+
+@bp.route("/measurements/<int:measurement_id>/raw", methods=["GET"])
+@login_required
+def raw_measurement(measurement_id: int):
+    """The uploaded bytes, unchanged."""
+    require(g.user, "measurement.view")
+    measurement = measurements.get_measurement(g.user, measurement_id)
+    return raw_response(measurements.raw_bytes(measurement), measurement.original_filename,
+                        measurement.raw_sha256)

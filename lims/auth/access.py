@@ -24,6 +24,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.view": STAFF,
     "intake.bulk": frozenset({"technician", "admin"}),
     "user.manage": frozenset({"admin"}),
+    "instrument.view": STAFF,
+    "instrument.manage": frozenset({"admin"}),
+    "measurement.view": STAFF,
+    "measurement.upload": STAFF,
 }
 
 

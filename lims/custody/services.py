@@ -96,7 +96,9 @@ def _seal_check(sample: Sample, seal_found: str, seal_intact: bool | None,
         problems.append(f"seal {found} found where {' or '.join(expected)} was expected")
     if not seal_intact:
         problems.append(f"seal {found} found broken")
-    message = ("; ".join(problems).capitalize() + ".") if problems else ""
+    text = "; ".join(problems)
+    # Not str.capitalize(): it would lower-case the seal numbers.
+    message = f"{text[:1].upper()}{text[1:]}." if problems else ""
     return found, not problems, message
 
 

@@ -187,6 +187,8 @@ def is_final(sample: Sample) -> bool:
 
 def record_label_print(actor: User, samples: list[Sample], reason: str, fmt: str) -> None:
     """Count label prints; a reprint needs a reason and is audited."""
+    if "\x00" in (reason or ""):
+        raise Invalid("The reason cannot contain NUL characters.", "reason")
     reprints = [s.lab_number for s in samples if s.label_prints > 0]
     if reprints and not (reason or "").strip():
         raise Conflict(f"Labels of {', '.join(reprints[:5])} were printed before; give the "
@@ -211,7 +213,9 @@ def visible_cases(user: User) -> Select:
 
 def get_case(user: User, case_number: str) -> Case:
     """Load a visible case or raise NotFound (also for cases the user may not see)."""
-    case = db.session.scalar(visible_cases(user).where(Case.case_number == case_number))
+    # A NUL never matches (and PostgreSQL refuses it in a query).
+    case = None if "\x00" in case_number else db.session.scalar(
+        visible_cases(user).where(Case.case_number == case_number))
     if case is None or not can(user, "case.view"):
         raise NotFound(f"No case {case_number}.")
     return case
@@ -223,7 +227,7 @@ def get_sample(user: User, lab_number: str) -> Sample:
     if user.role == "investigator":
         query = query.join(case_investigator, case_investigator.c.case_id == Sample.case_id
                            ).where(case_investigator.c.user_id == user.id)
-    sample = db.session.scalar(query)
+    sample = None if "\x00" in lab_number else db.session.scalar(query)
     if sample is None or not can(user, "sample.view"):
         raise NotFound(f"No sample {lab_number}.", "lab_number")
     return sample

@@ -34,6 +34,7 @@ from lims.intake.forms import (
 from lims.intake.labels import label_dicts, render_labels
 from lims.intake.models import SAMPLE_STATUSES, STATUS_TRANSITIONS
 from lims.intake.sheet import parse_sample_sheet, template_csv
+from lims.measurements.services import measurements_of
 
 bp = Blueprint("intake", __name__)
 
@@ -167,7 +168,9 @@ def sample(lab_number: str):
     status_form.status.choices = [(s, s.replace("_", " "))
                                   for s in sorted(STATUS_TRANSITIONS[sample.status])]
     return render_template("intake/sample.html", sample=sample, status_form=status_form,
-                           reprint=ReprintForm(), is_holder=sample.holder_user_id == g.user.id)
+                           reprint=ReprintForm(), is_holder=sample.holder_user_id == g.user.id,
+                           measurements=measurements_of(sample)
+                           if can(g.user, "measurement.view") else [])
 
 
 @bp.route("/samples/<lab_number>/edit", methods=["GET", "POST"])
