@@ -119,6 +119,18 @@ _METADATA = (  # metadata key, labels (normalised) in order of preference
     ("retention_index", ("$RETENTIONINDEX", "RETENTIONINDEX", ".RETENTIONINDEX")),
     ("retention_time", ("$RETENTIONTIME", "RETENTIONTIME", ".RETENTIONTIME")),
 )
+_TECHNIQUE_RULES = tuple((technique, re.compile(pattern)) for technique, pattern in (
+    ("NMR", r"NMR|NUCLEAR MAGNETIC"),
+    ("Raman", r"RAMAN"),
+    ("MS", r"MASS|\bMS\b"),
+    ("IMS", r"ION MOBILITY|\bIMS\b"),
+    ("EPR", r"\bEPR\b|\bESR\b|PARAMAGNETIC|ELECTRON SPIN"),
+    ("IR", r"INFRA-?RED|\bN?IR\b|\bFT-?IR\b|\bMIR\b"),
+    ("UV-Vis", r"\bUV|ULTRAVIOLET|VISIBLE|\bVIS\b"),
+    ("chromatogram", r"CHROMATOGRAM|\bGC\b|\bHPLC\b|\bLC\b"),
+    ("XRF", r"X-?RAY|\bXRF\b"),
+    ("thermal", r"THERM|\bDSC\b|\bTGA\b|\bDTA\b"),
+))
 _LASER = ("$LASERWAVELENGTH", ".LASERWAVELENGTH", "LASERWAVELENGTH", "$EXCITATIONWAVELENGTH")
 
 
@@ -469,13 +481,12 @@ def _table_spectra(context: _Context, block: _Block, scope: _Scope, tables: list
         if ldr.label in _SECONDARY and spectra:
             target = next((s for s in spectra if s.kind == "continuous" and s.peaks is None),
                           None)
-            if target is not None:
-                target.peaks = (decoded.x, decoded.y)
-            elif kind != "assignments":
-                spectra[0].warnings.append(f"A second peak list (##{ldr.raw}=, line "
-                                           f"{ldr.line}) was not read.")
-            _attach_extras(target or spectra[0], decoded)
-            continue
+            if target is not None or kind == "assignments":
+                if target is not None:
+                    target.peaks = (decoded.x, decoded.y)
+                _attach_extras(target or spectra[0], decoded)
+                continue
+            # A peak table beside another peak list becomes a spectrum of its own.
         x_unit = normalise_x_unit(x_axis.unit)
         technique = _technique(data_type, x_unit)
         warnings = common + y_axis.problems + decoded.warnings
@@ -539,7 +550,7 @@ def _decode_table(context: _Context, block: _Block, scope: _Scope, ldr: _Ldr):
         if not match:
             raise ParseError(f"Unknown peak assignment form {form[:40]!r} in ##{ldr.raw}=.",
                              line=ldr.line, block=where)
-        decoded = _decode_assignments(data, data_line, match.group(1).upper(), where)
+        decoded = _decode_assignments(data, data_line, where)
         return decoded, "assignments", _axis(scope, "X"), _axis(scope, "Y", ordinate=True)
     xpp = _XPP_FORM.match(form)
     group = None if xpp else _GROUP_FORM.match(form)
@@ -996,7 +1007,7 @@ def _decode_groups(context: _Context, data: str, line: int, size: int, x_axis: _
     return decoded
 
 
-def _decode_assignments(data: str, line: int, form: str, where: str | None) -> _Decoded:
+def _decode_assignments(data: str, line: int, where: str | None) -> _Decoded:
     """(XYA), (XYWA), (XYMA): '(x, y, w, <text>)' entries, possibly over several lines."""
     xs, ys, texts = [], [], []
     position = 0
@@ -1070,20 +1081,8 @@ def _duplicate_warnings(scope: _Scope) -> list[str]:
 def _technique(data_type: str, x_unit: str) -> str:
     """Technique from ##DATA TYPE= (INFRARED SPECTRUM -> IR, MASS SPECTRUM -> MS...)."""
     text = data_type.upper()
-    rules = (
-        ("NMR", r"NMR|NUCLEAR MAGNETIC"),
-        ("Raman", r"RAMAN"),
-        ("MS", r"MASS|\bMS\b"),
-        ("IMS", r"ION MOBILITY|\bIMS\b"),
-        ("EPR", r"\bEPR\b|\bESR\b|PARAMAGNETIC|ELECTRON SPIN"),
-        ("IR", r"INFRA-?RED|\bN?IR\b|\bFT-?IR\b|\bMIR\b"),
-        ("UV-Vis", r"\bUV|ULTRAVIOLET|VISIBLE|\bVIS\b"),
-        ("chromatogram", r"CHROMATOGRAM|\bGC\b|\bHPLC\b|\bLC\b"),
-        ("XRF", r"X-?RAY|\bXRF\b"),
-        ("thermal", r"THERM|\bDSC\b|\bTGA\b|\bDTA\b"),
-    )
-    for technique, pattern in rules:
-        if re.search(pattern, text):
+    for technique, pattern in _TECHNIQUE_RULES:
+        if pattern.search(text):
             return technique
     if not text.strip() and x_unit == "m/z":
         return "MS"
@@ -1129,6 +1128,8 @@ def _acquired_at(scope: _Scope) -> str | None:
         zone = None
         if sign:
             offset = timedelta(hours=int(zh), minutes=int(zm))
+            if offset >= timedelta(hours=24):
+                return None
             zone = timezone(-offset if sign == "-" else offset)
         elif utc:
             zone = UTC

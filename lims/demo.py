@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 from flask import current_app
 from sqlalchemy import select
 
@@ -18,6 +19,27 @@ from lims.intake.services import (
     register_samples,
     register_subsample,
 )
+from lims.measurements.services import create_instrument, import_file
+
+
+def demo_ir_jcamp(title: str) -> bytes:
+    """A synthetic ATR-FTIR spectrum (Gaussian bands) written as JCAMP-DX AFFN."""
+    x = np.arange(4000.0, 599.0, -2.0)
+    bands = ((2940, 30, 0.25), (1730, 14, 0.9), (1710, 12, 0.75), (1275, 18, 0.6),
+             (1105, 16, 0.55), (1030, 20, 0.45), (735, 10, 0.35))
+    y = 0.02 + sum(h * np.exp(-((x - c) / w) ** 2) for c, w, h in bands)
+    lines = [f"##TITLE={title} white powder (demo)", "##JCAMP-DX=4.24",
+             "##DATA TYPE=INFRARED SPECTRUM", "##ORIGIN=Customs LIMS demo data",
+             "##OWNER=public domain", "##SPECTROMETER/DATA SYSTEM=Thermo Nicolet iS50",
+             "##XUNITS=1/CM", "##YUNITS=ABSORBANCE", "##XFACTOR=1", "##YFACTOR=0.0001",
+             f"##FIRSTX={x[0]:g}", f"##LASTX={x[-1]:g}", f"##NPOINTS={x.size}",
+             f"##FIRSTY={y[0]:.4f}", "##XYDATA=(X++(Y..Y))"]
+    counts = np.rint(y / 0.0001).astype(int)
+    for start in range(0, x.size, 10):
+        lines.append(f"{x[start]:g} " + " ".join(str(v) for v in counts[start:start + 10]))
+    lines.append("##END=")
+    return ("\n".join(lines) + "\n").encode()
+
 
 DEMO_USERS = (
     ("tech", "Tanya Petrova", "technician", "demo-technician-2026"),
@@ -67,6 +89,20 @@ def seed() -> bool:
     register_subsample(chem, bricks[1], {"description": "500 mg of powder for GC-MS",
                                          "packaging": "glass vial", "net_weight_mg": 500,
                                          "current_seal": "LAB-000101"})
+    today = utcnow().date()
+    ftir = create_instrument(users["admin"], {
+        "name": "FTIR-1", "model": "Thermo Nicolet iS50 ATR", "serial": "AUP1910423",
+        "technique": "IR", "default_adapter": "jcamp",
+        "calibration_due": today + timedelta(days=120)})
+    create_instrument(users["admin"], {
+        "name": "RAMAN-HH-1", "model": "Thermo TruNarc (exports SPC)", "serial": "TN-20417",
+        "technique": "Raman", "default_adapter": "spc",
+        "calibration_due": today - timedelta(days=3)})
+    create_instrument(users["admin"], {
+        "name": "GCMS-1", "model": "Agilent 8890/5977B", "serial": "US2024-0077",
+        "technique": "MS", "calibration_due": today + timedelta(days=40)})
+    import_file(chem, bricks[1], demo_ir_jcamp(bricks[1].lab_number), "FTIR-1_brick2.jdx",
+                None, ftir)
 
     border = create_case(tech, {
         "seizure_ref": "BG-KAP-2026-0342", "customs_office": "BG005800 Kapitan Andreevo",

@@ -90,15 +90,13 @@ def test_parallel_writers_through_the_service_get_distinct_gap_free_numbers(app,
     def work(index: int, sync) -> list[str]:
         numbers = []
         with app.app_context():
-            actor = db.session.get(User, techs[index].id)
             for i in range(ROUNDS):
-                sync()
+                sync()  # outside any transaction (SQLite: BEGIN IMMEDIATE holds the lock)
+                actor = db.session.get(User, techs[index].id)
                 [sample] = register_samples(actor, db.session.get(Case, case.id),
                                             [{"description": f"writer {index} item {i}"}],
                                             lab_prefix=app.config["LIMS"].lab_number_prefix)
-                # Read before the commit: reading after it would open a new transaction,
-                # which on SQLite is BEGIN IMMEDIATE and holds the write lock at sync().
-                numbers.append(sample.lab_number)
+                numbers.append(sample.lab_number)  # read now: after commit it would reload
                 db.session.commit()
         return numbers
 

@@ -117,6 +117,16 @@ class SpectrumRecord(db.Model):
         return json.loads(self.metadata_json)
 
     @property
+    def summary_metadata(self) -> list[tuple[str, str]]:
+        """The normalised metadata (instrument, operator, ...), by key."""
+        return sorted((k, v) for k, v in self.meta.items() if ":" not in k)
+
+    @property
+    def file_labels(self) -> list[tuple[str, str]]:
+        """The file's own labels as written (keys like 'jcamp:NPOINTS'), by key."""
+        return sorted((k, v) for k, v in self.meta.items() if ":" in k)
+
+    @property
     def warnings(self) -> list[str]:
         """Warnings raised while reading this spectrum."""
         return json.loads(self.warnings_json)
