@@ -33,7 +33,7 @@ def load_current_user() -> None:
     if request.path.startswith("/api/"):
         if header.startswith("Bearer "):
             g.user = services.user_for_token(header[7:].strip())
-            db.session.commit()
+            _commit_bookkeeping()
         return
     token = session.get("sid")
     if not token:
@@ -41,11 +41,17 @@ def load_current_user() -> None:
     live = services.resume_session(token, idle_minutes=settings.idle_timeout_minutes,
                                    signer_minutes=settings.signer_idle_timeout_minutes,
                                    max_hours=settings.session_max_hours)
-    db.session.commit()
+    _commit_bookkeeping()
     if live is None:
         session.clear()
         return
     g.user = live.user
+
+
+def _commit_bookkeeping() -> None:
+    """Commit session or token bookkeeping (last seen, expiry) only when something changed."""
+    if db.session.dirty or db.session.new:
+        db.session.commit()
 
 
 def _safe_next(target: str | None) -> str:
