@@ -212,7 +212,7 @@ def test_watched_folder(app, lab, tmp_path, cli):
     assert f"done  {lab['sample']}_run1.jdx: imported" in result.output
     assert "FAILED  no-number.jdx: no lab number" in result.output
     assert f"FAILED  {lab['other']}.jdx: {lab['other']}: " in result.output
-    assert f"done  inside.jdx: imported as measurement" in result.output
+    assert "done  inside.jdx: imported as measurement" in result.output
     assert sorted(p.name for p in (folder / "done").iterdir()) == sorted([
         f"{lab['sample']}_run1.jdx", f"{lab['sample']}_run1.jdx.reason.txt",
         "inside.jdx", "inside.jdx.reason.txt"])

@@ -8,8 +8,8 @@ import pytest
 from werkzeug.routing import Rule
 
 from lims.auth.access import PERMISSIONS
-from lims.db import db
 from lims.auth.models import ROLES
+from lims.db import db
 
 PUBLIC = {"auth.login", "static", "main.healthz"}
 FIXTURES = Path(__file__).parent / "fixtures"

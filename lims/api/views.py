@@ -11,9 +11,9 @@ from lims.custody import services as custody
 from lims.custody.forms import CustodyRequest
 from lims.db import db
 from lims.errors import DomainError, Invalid
+from lims.files import raw_response
 from lims.intake import services as intake
 from lims.intake.forms import CaseForm, ItemForm
-from lims.files import raw_response
 from lims.intake.labels import label_dicts, render_labels
 from lims.measurements import services as measurements
 

@@ -15,17 +15,17 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from lims.forms import WeightField
-from lims.intake.forms import YES_NO, _seal
+from lims.intake.forms import YES_NO, seal_number
 
 
 class SealFields(Form):
     """Seal found, its condition, and the new seal."""
 
-    seal_found = StringField("Seal number found", validators=[_seal, Length(max=80)],
+    seal_found = StringField("Seal number found", validators=[seal_number, Length(max=80)],
                              description="Scan or type the seal on the item.",
                              render_kw={"data-scan": "1", "autocomplete": "off"})
     seal_intact = RadioField("Seal condition", choices=YES_NO, validators=[Optional()])
-    new_seal = StringField("New seal applied", validators=[_seal, Length(max=80)],
+    new_seal = StringField("New seal applied", validators=[seal_number, Length(max=80)],
                            description="Only when the item was resealed.",
                            render_kw={"data-scan": "1", "autocomplete": "off"})
     weight = WeightField("Gross weight now (g)", description="Optional; with the unit if not g.")

@@ -42,7 +42,8 @@ def _seal_list(_form, field) -> None:
         raise ValidationError(str(error)) from error
 
 
-def _seal(_form, field) -> None:
+def seal_number(_form, field) -> None:
+    """Normalize a single seal number field (upper case, no spaces)."""
     try:
         field.data = normalize_seal(field.data) if field.data and field.data.strip() else ""
     except IdentifierError as error:
@@ -112,9 +113,9 @@ class ItemForm(Form):
                               validators=[Optional(), NumberRange(min=1, max=MAX_UNITS)])
     gross_weight = WeightField("Gross weight (g)")
     net_weight = WeightField("Net weight (g)")
-    seal_received = StringField("Seal found on the item", validators=[_seal, Length(max=80)])
+    seal_received = StringField("Seal found on the item", validators=[seal_number, Length(max=80)])
     seal_intact = RadioField("Seal condition", choices=YES_NO, validators=[Optional()])
-    current_seal = StringField("Laboratory seal applied", validators=[_seal, Length(max=80)])
+    current_seal = StringField("Laboratory seal applied", validators=[seal_number, Length(max=80)])
     storage_location = SelectField("Intended storage", choices=[], validate_choice=False)
 
     def validate_net_weight(self, field):
@@ -172,7 +173,7 @@ class SubsampleForm(FlaskForm):
     description = TextAreaField("What was taken", validators=[DataRequired(), Length(max=2000)])
     packaging = StringField("Container", validators=[Length(max=200)])
     net_weight = WeightField("Net weight (g)")
-    current_seal = StringField("Seal applied", validators=[_seal, Length(max=80)])
+    current_seal = StringField("Seal applied", validators=[seal_number, Length(max=80)])
 
 
 class StatusForm(FlaskForm):

@@ -6,8 +6,17 @@ import json
 from datetime import date, datetime
 
 import numpy as np
-from sqlalchemy import BigInteger, Boolean, Date, Float, ForeignKey, Integer, LargeBinary
-from sqlalchemy import String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.auth.models import User

@@ -134,23 +134,26 @@ def _calibration_flag(instrument: Instrument | None, when: datetime | None) -> b
     return bool(instrument and instrument.out_of_calibration((when or utcnow()).date()))
 
 
-def _audit_unreadable(actor, sample, filename, digest, error: UnreadableFile) -> None:
-    record(actor, "measurement_unreadable", "measurement", digest[:12], field="file",
-           new={"filename": filename, "sha256": digest, "error": error.message},
-           **subject_of(sample))
+def _read_upload(actor: User, sample: Sample, data: bytes, filename: str,
+                 adapter: str | None, instrument: Instrument | None
+                 ) -> tuple[str, ParseResult]:
+    """Hash and parse an upload; an unreadable file is audited and the entry kept."""
+    ensure_unblocked(sample)
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        return digest, read_file(data, filename, adapter, instrument)
+    except UnreadableFile as error:
+        record(actor, "measurement_unreadable", "measurement", digest[:12], field="file",
+               new={"filename": filename, "sha256": digest, "error": error.message},
+               **subject_of(sample))
+        error.keep_writes = True
+        raise
 
 
 def preview_upload(actor: User, sample: Sample, data: bytes, filename: str,
                    adapter: str | None, instrument: Instrument | None) -> Preview:
     """Parse an upload and keep its bytes in staging until the user accepts or rejects it."""
-    ensure_unblocked(sample)
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        result = read_file(data, filename, adapter, instrument)
-    except UnreadableFile as error:
-        _audit_unreadable(actor, sample, filename, digest, error)
-        error.keep_writes = True
-        raise
+    digest, result = _read_upload(actor, sample, data, filename, adapter, instrument)
     staging_area().put(data)
     record(actor, "measurement_previewed", "measurement", digest[:12], field="file",
            new={"filename": filename, "sha256": digest, "format": result.adapter.name,
@@ -226,14 +229,7 @@ def reject_upload(actor: User, sample: Sample, digest: str, filename: str,
 def import_file(actor: User, sample: Sample, data: bytes, filename: str,
                 adapter: str | None, instrument: Instrument | None) -> Measurement:
     """Parse and save in one step (API and watched folder)."""
-    ensure_unblocked(sample)
-    digest = hashlib.sha256(data).hexdigest()
-    try:
-        result = read_file(data, filename, adapter, instrument)
-    except UnreadableFile as error:
-        _audit_unreadable(actor, sample, filename, digest, error)
-        error.keep_writes = True
-        raise
+    digest, result = _read_upload(actor, sample, data, filename, adapter, instrument)
     return _save(actor, sample, data, digest, filename, result, instrument)
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from instruments import agilent
 from instruments.core import ParseError, Spectrum
 from tests.instruments.corpus import corpus_bytes, manifest
+from tests.instruments.fuzz import mutated
 
 
 def put_string(buffer: bytearray, offset: int, text: str, gap: int) -> None:
@@ -204,20 +205,8 @@ def test_corpus_oracle_json_is_not_a_chemstation_file():
 
 # ---- fuzzing -----------------------------------------------------------------------------
 
-def mutated(data: bytes, hot: int = 512):
-    """Byte overwrites biased to the header, and an optional truncation."""
-    size = len(data)
-    position = st.one_of(st.integers(0, min(size, hot) - 1), st.integers(0, size - 1))
-    return st.tuples(st.lists(st.tuples(position, st.integers(0, 255)), max_size=12),
-                     st.one_of(st.none(), st.integers(0, size))).map(
-        lambda change: _apply(data, *change))
 
 
-def _apply(data, writes, cut):
-    out = bytearray(data)
-    for position, value in writes:
-        out[position] = value
-    return bytes(out[:cut] if cut is not None else out)
 
 
 def only_parse_errors(data: bytes):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from instruments import opus
 from instruments.core import ParseError, Spectrum
 from tests.instruments.corpus import corpus_bytes, manifest
+from tests.instruments.fuzz import mutated
 
 # Directory type codes as six sub-codes (see brukeropus's get_block_type).
 AB, AB_STATUS = (3, 3, 0, 4, 0, 0), (3, 3, 1, 4, 0, 0)
@@ -221,20 +222,8 @@ def test_corpus_spa_in_disguise_is_rejected_by_magic():
 
 # ---- fuzzing -----------------------------------------------------------------------------
 
-def mutated(data: bytes):
-    """Byte overwrites biased to the header and directory, and an optional truncation."""
-    size = len(data)
-    position = st.one_of(st.integers(0, min(size, 512) - 1), st.integers(0, size - 1))
-    return st.tuples(st.lists(st.tuples(position, st.integers(0, 255)), max_size=12),
-                     st.one_of(st.none(), st.integers(0, size))).map(
-        lambda change: _apply(data, *change))
 
 
-def _apply(data, writes, cut):
-    out = bytearray(data)
-    for position, value in writes:
-        out[position] = value
-    return bytes(out[:cut] if cut is not None else out)
 
 
 def only_parse_errors(data: bytes):

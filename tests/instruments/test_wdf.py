@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from instruments import wdf
 from instruments.core import ParseError, Spectrum
 from tests.instruments.corpus import corpus_bytes, manifest
+from tests.instruments.fuzz import mutated
 
 HEADER_FORMAT = "<IIQQ16s12x IIIQQI III24s4H IIQQI f48x32s160s 48x32x32x"
 DATA, XLIST, YLIST, ORIGIN, TEXT = (0x41544144, 0x54534C58, 0x54534C59, 0x4E47524F,
@@ -144,20 +145,8 @@ def test_corpus_renishaw_single_spectrum():
 
 # ---- fuzzing -----------------------------------------------------------------------------
 
-def mutated(data: bytes):
-    """Byte overwrites biased to the header, and an optional truncation."""
-    size = len(data)
-    position = st.one_of(st.integers(0, min(size, 700) - 1), st.integers(0, size - 1))
-    return st.tuples(st.lists(st.tuples(position, st.integers(0, 255)), max_size=12),
-                     st.one_of(st.none(), st.integers(0, size))).map(
-        lambda change: _apply(data, *change))
 
 
-def _apply(data, writes, cut):
-    out = bytearray(data)
-    for position, value in writes:
-        out[position] = value
-    return bytes(out[:cut] if cut is not None else out)
 
 
 def only_parse_errors(data: bytes):
