@@ -655,8 +655,9 @@ def _tokenise(data: str, line: int, pairs: bool, where: str | None):
     if not starts.size:
         return starts.astype(np.uint8), np.empty(0), lines
     digits = np.frombuffer(raw.translate(_DIGITS_ASDF if asdf else _DIGITS_AFFN), np.uint8)
-    token_of = np.repeat(np.arange(-1, starts.size, dtype=np.intp),
-                         np.diff(starts, prepend=0, append=codes.size))
+    bounds = np.empty(starts.size + 2, np.intp)
+    bounds[0], bounds[1:-1], bounds[-1] = 0, starts, codes.size
+    token_of = np.repeat(np.arange(-1, starts.size, dtype=np.intp), bounds[1:] - bounds[:-1])
     values = _integers_and_decimals(digits, token_of, starts.size, asdf or b"E" not in letters
                                     and b"e" not in letters)
     if values is None:
@@ -760,59 +761,66 @@ def _decode_xpp(context: _Context, data: str, line: int, x_axis: _Axis, y_axis: 
                          line=line + int(lines[index]), block=where)
     x_values, x_lines = values[is_x], lines[is_x]
     y_types, y_values, y_lines = types[~is_x], values[~is_x], lines[~is_x]
-    exact = _integral(y_values, y_types)
-    y_types, y_values, y_lines = _expand_dup(context, y_types, y_values, y_lines, line, where)
     if not y_values.size:
         raise ParseError("The data table has X values but no Y values.", line=line,
                          block=where)
-    y = _accumulate(y_types, y_values, exact, line, y_lines, where)
+    exact = _integral(y_values, y_types)
+    y_types, y_values, rows = _expand_dup(context, y_types, y_values, y_lines, line, where)
+    y = _accumulate(y_types, y_values, exact, line, rows, where)
+    del y_values
+    firsts, lasts, row_lines = rows
     warnings: list[str] = []
     metadata: dict[str, str] = {}
-    # One row per data line that holds ordinates.
-    change = np.flatnonzero(y_lines[1:] != y_lines[:-1]) + 1
-    firsts = np.concatenate(([0], change))
-    lasts = np.concatenate((change - 1, [y.size - 1]))
-    keep = np.ones(y.size, bool)
-    ends_dif = y_types[lasts[:-1]] == _DIF_T
-    checks, previous = firsts[1:][ends_dif], lasts[:-1][ends_dif]
-    if checks.size:
-        same = (y[checks] == y[previous]) | (np.isnan(y[checks]) & np.isnan(y[previous]))
-        if not exact:
-            same |= np.isclose(y[checks], y[previous], rtol=1e-9, atol=0)
-        failed = int(np.count_nonzero(~same))
-        metadata["y_checks"] = str(checks.size)
-        metadata["y_check_failures"] = str(failed)
-        if checks.size >= 2 and failed == checks.size:
-            warnings.append(f"Lines end in DIF form but none of the {checks.size} following "
-                            "lines repeats the last value as a Y check; no value was dropped.")
-            metadata["y_check_failures"] = "0"
-            metadata["y_checks"] = "0"
-        else:
-            keep[checks] = False
-            if failed:
-                bad = int(np.argmax(~same))
-                warnings.append(
-                    f"Y check failed on {failed} of {checks.size} lines (first at line "
-                    f"{line + int(y_lines[checks[bad]])}: the last value "
-                    f"{y[previous[bad]] * y_axis.factor:.10g} is repeated as "
-                    f"{y[checks[bad]] * y_axis.factor:.10g}); the check values were dropped.")
-    kept_before = np.cumsum(keep, dtype=np.intp) - keep
-    point_of_line = kept_before[firsts] - (~keep[firsts])
-    y_final = y[keep] * y_axis.factor
-    checks_x = x_values[np.searchsorted(x_lines, y_lines[firsts])] * x_axis.factor
-    check_lines = line + y_lines[firsts]
-    x = _x_axis(y_final.size, point_of_line, ~keep[firsts], checks_x, check_lines, x_axis,
+    starts_with_check = _y_checks(y, y_types[lasts] == _DIF_T, rows, exact, line, y_axis,
+                                  warnings, metadata)
+    dropped = firsts[starts_with_check]
+    point_of_line = firsts - np.searchsorted(dropped, firsts) - starts_with_check
+    if dropped.size:
+        y = np.delete(y, dropped)
+    y *= y_axis.factor
+    checks_x = x_values[np.searchsorted(x_lines, row_lines)] * x_axis.factor
+    x = _x_axis(y.size, point_of_line, starts_with_check, checks_x, line + row_lines, x_axis,
                 scope, warnings)
-    _finite(x, y_final, x_axis, y_axis, line, where)
-    warnings.extend(_count_warnings(scope, y_final.size))
-    _budget(context, y_final.size, line, where)
+    _finite(x, y, x_axis, y_axis, line, where)
+    warnings.extend(_count_warnings(scope, y.size))
+    _budget(context, y.size, line, where)
     first_y = y_axis.first
-    if first_y is not None and y_final.size and np.isfinite(y_final[0]):
+    if first_y is not None and np.isfinite(y[0]):
         tolerance = max(2 * abs(y_axis.factor), 0.01 * abs(first_y))
-        if abs(y_final[0] - first_y) > tolerance:
+        if abs(y[0] - first_y) > tolerance:
             warnings.append(f"FIRST{y_axis.symbol}={first_y:.10g} but the first decoded value "
-                            f"is {y_final[0]:.10g}.")
-    return _Decoded(x, y_final, warnings, metadata)
+                            f"is {y[0]:.10g}.")
+    return _Decoded(x, y, warnings, metadata)
+
+
+def _y_checks(y, ends_dif, rows, exact: bool, line: int, y_axis: _Axis, warnings: list[str],
+              metadata: dict[str, str]) -> np.ndarray:
+    """Compare each Y check value with the value it repeats; mark the rows that start so."""
+    firsts, lasts, row_lines = rows
+    follows = ends_dif[:-1]
+    starts_with_check = np.zeros(firsts.size, bool)
+    checks, previous = firsts[1:][follows], lasts[:-1][follows]
+    if not checks.size:
+        return starts_with_check
+    same = (y[checks] == y[previous]) | (np.isnan(y[checks]) & np.isnan(y[previous]))
+    if not exact:
+        same |= np.isclose(y[checks], y[previous], rtol=1e-9, atol=0)
+    failed = int(np.count_nonzero(~same))
+    if checks.size >= 2 and failed == checks.size:
+        warnings.append(f"Lines end in DIF form but none of the {checks.size} following lines "
+                        "repeats the last value as a Y check; no value was dropped.")
+        metadata.update(y_checks="0", y_check_failures="0")
+        return starts_with_check
+    metadata.update(y_checks=str(checks.size), y_check_failures=str(failed))
+    if failed:
+        bad = int(np.argmax(~same))
+        warnings.append(
+            f"Y check failed on {failed} of {checks.size} lines (first at line "
+            f"{line + int(row_lines[1:][follows][bad])}: the last value "
+            f"{y[previous[bad]] * y_axis.factor:.10g} is repeated as "
+            f"{y[checks[bad]] * y_axis.factor:.10g}); the check values were dropped.")
+    starts_with_check[1:] = follows
+    return starts_with_check
 
 
 def _finite(x, y, x_axis: _Axis, y_axis: _Axis, line: int, where: str | None) -> None:
@@ -826,36 +834,47 @@ def _finite(x, y, x_axis: _Axis, y_axis: _Axis, line: int, where: str | None) ->
 
 
 def _expand_dup(context: _Context, types, values, lines, line: int, where: str | None):
-    """Replace each DUP count by copies of the whole token before it (value or difference)."""
+    """Replace each DUP count by copies of the whole token before it (value or difference).
+
+    Returns the expanded types and values, and the rows (first and last ordinate index and
+    line offset of each data line), found before expanding so no per-point line is stored.
+    """
     dup = types == _DUP_T
-    if not dup.any():
-        return types, values, lines
-    positions = np.flatnonzero(dup)
-    before = positions - 1
-    safe = np.maximum(before, 0)
-    orphan = (before < 0) | (lines[safe] != lines[positions]) | (types[safe] == _DUP_T)
-    if orphan.any():
-        index = int(positions[np.argmax(orphan)])
-        raise ParseError("A DUP count (S-Z, s) does not follow a value on its line.",
-                         line=line + int(lines[index]), block=where)
-    counts = values[positions]
-    invalid = ~np.isfinite(counts) | (counts < 1) | (counts != np.floor(counts))
-    if invalid.any():
-        index = int(positions[np.argmax(invalid)])
-        raise ParseError(f"Invalid DUP count {counts[np.argmax(invalid)]:g}.",
-                         line=line + int(lines[index]), block=where)
-    total = float(types.size - positions.size) + float(np.sum(counts - 1))
-    if total + context.total_points > MAX_POINTS:
-        index = int(np.argmax(counts))
-        raise ParseError(f"The DUP count {counts[index]:.0f} would expand the data beyond "
-                         f"{MAX_POINTS} points; the file is refused.",
-                         line=line + int(lines[positions[index]]), block=where)
-    repeats = np.ones(types.size, np.int64)
-    repeats[before] = counts.astype(np.int64)
-    keep = ~dup
-    repeats = repeats[keep]
-    return (np.repeat(types[keep], repeats), np.repeat(values[keep], repeats),
-            np.repeat(lines[keep], repeats))
+    repeats = None
+    if dup.any():
+        positions = np.flatnonzero(dup)
+        before = positions - 1
+        safe = np.maximum(before, 0)
+        orphan = (before < 0) | (lines[safe] != lines[positions]) | (types[safe] == _DUP_T)
+        if orphan.any():
+            index = int(positions[np.argmax(orphan)])
+            raise ParseError("A DUP count (S-Z, s) does not follow a value on its line.",
+                             line=line + int(lines[index]), block=where)
+        counts = values[positions]
+        invalid = ~np.isfinite(counts) | (counts < 1) | (counts != np.floor(counts))
+        if invalid.any():
+            index = int(positions[np.argmax(invalid)])
+            raise ParseError(f"Invalid DUP count {counts[np.argmax(invalid)]:g}.",
+                             line=line + int(lines[index]), block=where)
+        total = float(types.size - positions.size) + float(np.sum(counts - 1))
+        if total + context.total_points > MAX_POINTS:
+            index = int(np.argmax(counts))
+            raise ParseError(f"The DUP count {counts[index]:.0f} would expand the data beyond "
+                             f"{MAX_POINTS} points; the file is refused.",
+                             line=line + int(lines[positions[index]]), block=where)
+        repeats = np.ones(types.size, np.int64)
+        repeats[before] = counts.astype(np.int64)
+        keep = ~dup
+        types, values, lines, repeats = types[keep], values[keep], lines[keep], repeats[keep]
+    change = np.flatnonzero(lines[1:] != lines[:-1]) + 1
+    firsts = np.concatenate(([0], change))
+    lasts = np.concatenate((change - 1, [types.size - 1]))
+    row_lines = lines[firsts]
+    if repeats is not None:
+        ends = np.cumsum(repeats)
+        firsts, lasts = ends[firsts] - repeats[firsts], ends[lasts] - 1
+        types, values = np.repeat(types, repeats), np.repeat(values, repeats)
+    return types, values, (firsts, lasts, row_lines)
 
 
 def _integral(values: np.ndarray, types: np.ndarray) -> bool:
@@ -869,7 +888,7 @@ def _integral(values: np.ndarray, types: np.ndarray) -> bool:
             and float(np.abs(finite).sum()) * repeat < 2.0**52)
 
 
-def _accumulate(types, values, exact: bool, line: int, lines, where: str | None) -> np.ndarray:
+def _accumulate(types, values, exact: bool, line: int, rows, where: str | None) -> np.ndarray:
     """Ordinates from absolute values and differences, added in file order.
 
     Integer data (the usual ASDF case) is summed in one pass, exactly; other data is added
@@ -880,15 +899,15 @@ def _accumulate(types, values, exact: bool, line: int, lines, where: str | None)
         return values.copy()
     if dif[0]:
         raise ParseError("The first ordinate is a difference (DIF) with nothing before it.",
-                         line=line + int(lines[0]), block=where)
-    absolute = ~dif
-    if exact:
-        base = np.maximum.accumulate(np.where(absolute, np.arange(values.size), 0))
-        sums = np.cumsum(np.where(dif, values, 0.0))
-        return values[base] + (sums - sums[base])
-    result = values.copy()
-    starts = np.flatnonzero(absolute)
+                         line=line + int(rows[2][0]), block=where)
+    starts = np.flatnonzero(~dif)
     stops = np.append(starts[1:], values.size)
+    if exact:
+        sums = np.where(dif, values, 0.0)
+        np.cumsum(sums, out=sums)
+        sums += np.repeat(values[starts] - sums[starts], stops - starts)
+        return sums
+    result = values.copy()
     longer = stops - starts > 1
     for start, stop in zip(starts[longer].tolist(), stops[longer].tolist(), strict=True):
         result[start:stop] = np.cumsum(values[start:stop])

@@ -57,6 +57,18 @@ def create_app(settings: Settings | None = None, testing: bool = False) -> Flask
     register_template_helpers(app)
 
     @app.before_request
+    def _refuse_nul_characters():
+        # PostgreSQL cannot store NUL in text; no legitimate form value contains one.
+        for source in (request.args, request.form):
+            for name, value in source.items(multi=True):
+                if "\x00" in value:
+                    from lims.errors import error_response
+
+                    return error_response(422, f"The field {name!r} contains a NUL character.",
+                                          name)
+        return None
+
+    @app.before_request
     def _identify():
         from lims.auth.views import load_current_user
 

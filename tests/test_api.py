@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from lims.audit.models import AuditEntry
 from lims.auth.models import ApiToken
+from lims.auth.services import get_user, set_active
 from lims.db import db
 from lims.intake.models import Case, Sample
 
@@ -261,8 +262,6 @@ def test_a_revoked_token_is_401(app, client, api, api_token, tech):
 
 
 def test_a_disabled_users_token_is_401(app, client, api, api_token, tech):
-    from lims.auth.services import get_user, set_active
-
     token = api_token(tech)
     with app.app_context():
         set_active(None, get_user("tanya"), False, "left the laboratory")

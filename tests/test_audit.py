@@ -13,7 +13,7 @@ from lims.audit import services as audit
 from lims.audit.models import AuditEntry
 from lims.audit.services import GENESIS_HASH, entry_hash, verify_chain
 from lims.custody.models import CustodyEvent
-from lims.custody.services import holder_of, resolve_discrepancy, transfer
+from lims.custody.services import holder_of, party_from_key, resolve_discrepancy, transfer
 from lims.db import db
 from lims.errors import Invalid
 from lims.intake.models import Case, Sample
@@ -111,8 +111,6 @@ def test_status_changes_and_custody_are_audited(item, tech, make_user, make_loca
     make_user("chemist", "chem")
     make_location("VAULT-A")
     change_status(tech, item, "in_analysis", "analysis requested")
-    from lims.custody.services import party_from_key
-
     transfer(tech, item, expected_from="user:tech", to=party_from_key("user:chem"),
              receiver_password="correct horse battery staple", seal_found="BG0071234",
              seal_intact=True, witness="Insp. Dimov")
@@ -129,8 +127,6 @@ def test_status_changes_and_custody_are_audited(item, tech, make_user, make_loca
 
 def test_a_seal_discrepancy_and_its_resolution_are_audited(item, tech, make_location):
     make_location("VAULT-A")
-    from lims.custody.services import party_from_key
-
     transfer(tech, item, expected_from="user:tech", to=party_from_key("location:VAULT-A"),
              seal_found="XX999", seal_intact=True)
     db.session.commit()
@@ -171,8 +167,6 @@ def test_a_change_after_registration_needs_a_reason(item, tech, subtests):
 
 def test_resolving_a_discrepancy_needs_a_real_reason(item, tech, make_location):
     make_location("VAULT-A")
-    from lims.custody.services import party_from_key
-
     transfer(tech, item, expected_from="user:tech", to=party_from_key("location:VAULT-A"),
              seal_found="XX999", seal_intact=True)
     db.session.commit()

@@ -23,7 +23,7 @@ from lims.custody.services import (
 from lims.db import db
 from lims.errors import Conflict, Forbidden, Invalid
 from lims.intake.models import Location, Sample
-from lims.intake.services import change_status, register_subsample, update_sample
+from lims.intake.services import change_status, get_sample, register_subsample, update_sample
 
 SEAL = "BG0071234"
 
@@ -458,8 +458,6 @@ def test_api_seal_mismatch_blocks_until_resolved(app, desk, password):
     assert response.status_code == 409
     assert "unresolved seal discrepancy" in response.json["error"]
     with app.app_context():
-        from lims.intake.services import get_sample
-
         chem = db.session.scalar(select(User).where(User.username == "chem"))
         resolve_discrepancy(chem, get_sample(chem, desk["lab_number"]),
                             "Seal replaced by customs, see record 17/2026.")
