@@ -626,6 +626,8 @@ def _tokenise(data: str, line: int, pairs: bool, where: str | None):
         raise ParseError(f"Unknown character {data[error.start]!r} in the data table.",
                          line=line + data.count("\n", 0, error.start), block=where) from None
     codes = np.frombuffer(raw, np.uint8)
+    if not codes.size:
+        return codes, np.empty(0), codes.astype(np.int32)
     letters = raw.translate(None, _PLAIN)
     asdf = False
     if pairs:
@@ -644,22 +646,19 @@ def _tokenise(data: str, line: int, pairs: bool, where: str | None):
         position = int(np.argmax(kinds == _BAD))
         raise ParseError(f"Unknown character {data[position]!r} in the data table.",
                          line=line + data.count("\n", 0, position), block=where)
-    previous = np.empty_like(kinds)
-    previous[:1] = _SEP
-    previous[1:] = kinds[:-1]
-    starts_mask = (kinds >= _SIGN) | ((kinds == _DIGIT) & (previous <= _NL))
+    after_blank = np.empty(kinds.size, bool)
+    after_blank[0] = True
+    np.less_equal(kinds[:-1], _NL, out=after_blank[1:])
+    starts_mask = (kinds >= _SIGN) | ((kinds == _DIGIT) & after_blank)
     if not asdf:
-        starts_mask &= ~((kinds == _SIGN) & (previous == _EXP))
+        starts_mask[1:] &= ~((kinds[1:] == _SIGN) & (kinds[:-1] == _EXP))
     starts = np.flatnonzero(starts_mask)
-    lines = np.searchsorted(np.flatnonzero(kinds == _NL), starts).astype(np.int32)
+    lines = np.cumsum(kinds == _NL, dtype=np.int32)[starts]
     if not starts.size:
         return starts.astype(np.uint8), np.empty(0), lines
     digits = np.frombuffer(raw.translate(_DIGITS_ASDF if asdf else _DIGITS_AFFN), np.uint8)
-    bounds = np.empty(starts.size + 2, np.intp)
-    bounds[0], bounds[1:-1], bounds[-1] = 0, starts, codes.size
-    token_of = np.repeat(np.arange(-1, starts.size, dtype=np.intp), bounds[1:] - bounds[:-1])
-    values = _integers_and_decimals(digits, token_of, starts.size, asdf or b"E" not in letters
-                                    and b"e" not in letters)
+    plain = asdf or (b"E" not in letters and b"e" not in letters)
+    values = _integers_and_decimals(digits, starts) if plain else None
     if values is None:
         values = _numbers_by_numpy(digits, starts, starts_mask)
     if values is None:
@@ -686,37 +685,32 @@ def _tokenise(data: str, line: int, pairs: bool, where: str | None):
     return types, values, lines
 
 
-def _integers_and_decimals(digits, token_of, count: int, plain: bool) -> np.ndarray | None:
-    """Exact values of tokens made of digits and one optional point, vectorised.
+def _integers_and_decimals(digits, starts) -> np.ndarray | None:
+    """Exact values of tokens made of a sign, digits and at most one point, vectorised.
 
     Each token's digits form an integer below 10**15 (exact in float64); dividing by a power
-    of ten once gives the correctly rounded value, the same as float() of the text. Tokens
-    with an exponent or more than 15 digits return None (read by numpy instead); a token
-    without digits or with two points returns NaN there, and then None.
+    of ten once gives the correctly rounded value, the same as float() of the text. None for
+    a token with more than 15 digits (numpy reads those), or without digits or with two
+    points (an error, found and reported by the caller).
     """
-    if not plain:
+    is_digit = (digits - np.uint8(48)) < 10
+    seen = np.cumsum(is_digit, dtype=np.int64)  # digits up to and including each byte
+    bounds = np.empty(starts.size + 1, np.int64)
+    bounds[:-1] = seen[starts] - is_digit[starts]
+    bounds[-1] = seen[-1]
+    first, per_token = bounds[:-1], np.diff(bounds)
+    if per_token.min() == 0 or per_token.max() > 15:
         return None
-    positions = np.flatnonzero((digits >= 48) & (digits <= 57))
-    token = token_of[positions]
-    per_token = np.bincount(token, minlength=count)
-    if per_token.size > count or not per_token.size or per_token.max() > 15:
-        return None
-    if per_token.min() == 0:
-        return None
-    first = np.cumsum(per_token) - per_token
-    exponent = (first + per_token - 1)[token] - np.arange(positions.size)
-    values = np.bincount(token, weights=(digits[positions] - 48.0) * _POWERS[exponent],
-                         minlength=count)
+    positions = np.flatnonzero(is_digit)
+    exponent = np.repeat(first + per_token - 1, per_token) - np.arange(positions.size)
+    values = np.add.reduceat((digits[positions] - 48.0) * _POWERS[exponent], first)
     points = np.flatnonzero(digits == 46)
     if points.size:
-        owner = token_of[points]
-        if np.bincount(owner).max() > 1:
+        owner = np.searchsorted(starts, points, side="right") - 1
+        if np.any(owner[1:] == owner[:-1]):
             return None
-        decimals = per_token[owner] - (np.searchsorted(positions, points) - first[owner])
-        values[owner] /= _POWERS[decimals]
-    minus = np.flatnonzero(digits == 45)
-    if minus.size:
-        values[token_of[minus]] *= -1
+        values[owner] /= _POWERS[(first + per_token)[owner] - seen[points]]
+    values[digits[starts] == 45] *= -1
     return values
 
 

@@ -149,6 +149,23 @@ class RegisterSamplesForm(FlaskForm):
 
     items = FieldList(FormField(ItemForm), min_entries=1, max_entries=50)
 
+    def filled_items(self) -> list[ItemForm]:
+        """The rows something was typed in (empty rows are ignored)."""
+        return [entry.form for entry in self.items if not entry.form.is_blank()]
+
+    def validate(self, extra_validators=None) -> bool:
+        """Every filled row needs a description, and at least one row must be filled."""
+        valid = super().validate(extra_validators)
+        filled = self.filled_items()
+        for item in filled:
+            if not (item.description.data or "").strip():
+                item.description.errors.append("Describe the item.")
+                valid = False
+        if not filled:
+            self.form_errors.append("Fill in at least one item.")
+            valid = False
+        return valid
+
 
 class SampleEditForm(FlaskForm):
     """Descriptive fields of a registered sample; changes need a reason."""

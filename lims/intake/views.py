@@ -127,19 +127,12 @@ def register_samples(case_number: str):
     for entry in form.items:
         location_ids = _location_choices(entry.form.storage_location)
     if form.validate_on_submit():
-        filled = [e.form for e in form.items if not e.form.is_blank()]
-        for item in filled:
-            if not (item.description.data or "").strip():
-                item.description.errors.append("Describe the item.")
-        if not filled:
-            form.form_errors.append("Fill in at least one item.")
-        elif not any(item.description.errors for item in filled):
-            samples = services.register_samples(
-                g.user, case, [item.item_data(location_ids) for item in filled],
-                lab_prefix=_settings().lab_number_prefix)
-            db.session.commit()
-            flash(f"Registered {', '.join(s.lab_number for s in samples)}.")
-            return redirect(url_for("intake.case", case_number=case.case_number))
+        samples = services.register_samples(
+            g.user, case, [item.item_data(location_ids) for item in form.filled_items()],
+            lab_prefix=_settings().lab_number_prefix)
+        db.session.commit()
+        flash(f"Registered {', '.join(s.lab_number for s in samples)}.")
+        return redirect(url_for("intake.case", case_number=case.case_number))
     return render_template("intake/register.html", form=form, case=case), \
         400 if form.is_submitted() else 200
 

@@ -44,6 +44,10 @@ def test_technician_journey(live_server, browser_page, make_user, password, tmp_
         page.keyboard.press("Enter")  # a scanner's Enter must not submit the form
         page.check(f"#items-{index}-seal_intact-0")
     assert "/samples/new" in page.url
+    page.get_by_role("link", name="Add more rows").click()  # adds a row, keeps what was typed
+    expect(page.locator("[data-item-row]")).to_have_count(4)
+    assert page.input_value("#items-0-description") == "Brick 1 of white powder"
+    assert page.input_value("#items-3-description") == ""
     page.get_by_role("button", name="Register items").click()
     flash = page.locator(".flash").inner_text()
     lab_numbers = re.findall(r"CL-\d{4}-\d{6}", flash)
