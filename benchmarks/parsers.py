@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import cProfile
 import gc
+import hashlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -80,7 +81,6 @@ class BenchFile:
     """One input: its bytes in memory and a copy on the scratch folder (tmpfs when there is one)."""
 
     name: str
-    group: str
     origin: str  # "corpus" or "synthetic"
     data: bytes
     path: Path | None = None
@@ -100,31 +100,30 @@ class Reader:
 
 @dataclass
 class Group:
-    """A format: our reader(s), the baseline, and the files."""
+    """A format: our reader, the baseline, and the files."""
 
     name: str
-    ours: list[Reader]
+    ours: Reader
     baseline: Reader | None
     skipped: str = ""  # why there is no baseline
     files: list[BenchFile] = field(default_factory=list)
     sort_peaks: bool = False  # the baseline sorts each peak list by m/z
     target: bool = False  # the 3x target applies
-    ratio_reader: str = ""  # which of ours the ratio uses (the one reading like the baseline)
 
 
 # --- the readers ---------------------------------------------------------------------------------
 
 
-def _ours(module, source: str = "bytes in memory") -> Reader:
-    if source == "path":
+def _ours(module, *, from_path: bool = False) -> Reader:
+    """Our adapter's parse(): on the bytes in memory, or on the bytes read from the path."""
+    if from_path:
         def run(file: BenchFile):
             return module.parse(file.path.read_bytes(), file.name)
-        name = f"ours ({module.NAME}, path)"
     else:
         def run(file: BenchFile):
             return module.parse(file.data, file.name)
-        name = f"ours ({module.NAME})"
-    return Reader(name, source, run, lambda spectra: [(s.x, s.y) for s in spectra])
+    return Reader(f"ours ({module.NAME})", "path (read + parse)" if from_path else
+                  "bytes in memory", run, lambda spectra: [(s.x, s.y) for s in spectra])
 
 
 def _version(package: str) -> str:
@@ -212,7 +211,7 @@ def _as_counts(y: np.ndarray, noise: float, top: int, offset: int = 0) -> np.nda
     return np.rint(scaled).astype(np.int64)
 
 
-def _jcamp_header(title: str, points: int, first_y: int, form: str) -> str:
+def _jcamp_header(title: str, points: int, first_y: int) -> str:
     # X on an exact grid: FIRSTX 400, DELTAX 0.002 (2 units of XFACTOR 0.001), so every line's
     # X check value is an integer and both readers' linspace gives the same axis.
     last_x = f"{(400_000 + 2 * (points - 1)) / 1000:.3f}"
@@ -220,7 +219,7 @@ def _jcamp_header(title: str, points: int, first_y: int, form: str) -> str:
             f"##ORIGIN=benchmarks/parsers.py, from corpus {JCAMP_SOURCE}\n##OWNER=public domain\n"
             f"##XUNITS=1/CM\n##YUNITS=ARBITRARY UNITS\n##XFACTOR=0.001\n##YFACTOR=0.0001\n"
             f"##FIRSTX=400.000\n##LASTX={last_x}\n##DELTAX=0.002\n##NPOINTS={points}\n"
-            f"##FIRSTY={first_y * 0.0001:.4f}\n##XYDATA=(X++(Y..Y)){form}\n")
+            f"##FIRSTY={first_y * 0.0001:.4f}\n##XYDATA=(X++(Y..Y))\n")
 
 
 def affn_jcamp(y: np.ndarray, megabytes: float) -> bytes:
@@ -230,7 +229,7 @@ def affn_jcamp(y: np.ndarray, megabytes: float) -> bytes:
     values = counts.tolist()
     body = "\n".join(f"{400_000 + 2 * start} " + " ".join(map(str, values[start:start + 10]))
                      for start in range(0, points, 10))
-    return (_jcamp_header("synthetic AFFN", points, int(counts[0]), "") + body
+    return (_jcamp_header("synthetic AFFN", points, int(counts[0])) + body
             + "\n##END=\n").encode()
 
 
@@ -277,7 +276,7 @@ def difdup_jcamp(y: np.ndarray, megabytes: float) -> bytes:
     points = int(megabytes * 1e6 / 2.0)  # about 2 bytes a point, like the corpus DIFDUP files
     counts = _as_counts(resampled(y, points), noise=20.0, top=30_000).tolist()
     lines = difdup_lines(counts, lambda index: 400_000 + 2 * index)
-    return (_jcamp_header("synthetic DIFDUP", points, counts[0], "") + "\n".join(lines)
+    return (_jcamp_header("synthetic DIFDUP", points, counts[0]) + "\n".join(lines)
             + "\n##END=\n").encode()
 
 
@@ -355,43 +354,42 @@ def build_groups(formats: list[str], megabytes: float, records: int) -> list[Gro
     groups = []
     if "jcamp" in formats:
         reader, skipped = jcamp_baseline()
-        ours = [_ours(our_jcamp)]
+        ours = _ours(our_jcamp)
         affn = Group("JCAMP AFFN", ours, reader, skipped, target=True)
         difdup = Group("JCAMP DIFDUP", ours, reader, skipped, target=True)
         files = corpus_files("jcamp", "*")
         for name, data in files:
             group = difdup if jcamp_encoding(data) == "DIFDUP" else affn
-            group.files.append(BenchFile(name, group.name, "corpus", data))
+            group.files.append(BenchFile(name, "corpus", data))
         source = first_continuous(our_jcamp, JCAMP_SOURCE, dict(files)[JCAMP_SOURCE])
         log(f"writing the synthetic JCAMP files (~{megabytes:g} MB each)")
-        affn.files.append(BenchFile(f"synthetic_affn_{megabytes:g}MB.jdx", affn.name,
-                                    "synthetic", affn_jcamp(source, megabytes),
+        affn.files.append(BenchFile(f"synthetic_affn_{megabytes:g}MB.jdx", "synthetic",
+                                    affn_jcamp(source, megabytes),
                                     note=f"AFFN, 10 values a line, from {JCAMP_SOURCE}"))
-        difdup.files.append(BenchFile(f"synthetic_difdup_{megabytes:g}MB.jdx", difdup.name,
-                                      "synthetic", difdup_jcamp(source, megabytes),
+        difdup.files.append(BenchFile(f"synthetic_difdup_{megabytes:g}MB.jdx", "synthetic",
+                                      difdup_jcamp(source, megabytes),
                                       note=f"DIFDUP, Y checks, DUP <= 9, from {JCAMP_SOURCE}"))
         groups += [affn, difdup]
     if "spc" in formats:
         reader, skipped = spc_io_baseline()
-        group = Group("SPC", [_ours(our_spc)], reader, skipped)
+        group = Group("SPC", _ours(our_spc), reader, skipped)
         files = corpus_files("spc", "*")
-        group.files = [BenchFile(name, group.name, "corpus", data) for name, data in files]
+        group.files = [BenchFile(name, "corpus", data) for name, data in files]
         source = first_continuous(our_spc, SPC_SOURCE, dict(files)[SPC_SOURCE])
         data = multifile_spc(source, megabytes)
-        subfiles = struct.unpack_from("<I", data, 20)[0]
-        group.files.append(BenchFile(f"synthetic_multifile_{megabytes:g}MB.spc", group.name,
-                                     "synthetic", data,
-                                     note=f"{subfiles} subfiles x 5000 float32, from "
-                                          f"{SPC_SOURCE}"))
+        subfiles = struct.unpack_from("<I", data, 24)[0]  # fnsub
+        group.files.append(BenchFile(f"synthetic_multifile_{megabytes:g}MB.spc", "synthetic",
+                                     data, note=f"{subfiles} subfiles x 5000 float32, from "
+                                                f"{SPC_SOURCE}"))
         groups.append(group)
     if "msp" in formats:
         reader, skipped = matchms_baseline()
-        group = Group("MSP", [_ours(our_msp), _ours(our_msp, "path")], reader, skipped,
-                      sort_peaks=True, ratio_reader=f"ours ({our_msp.NAME}, path)")
-        group.files = [BenchFile(name, group.name, "corpus", data)
+        # matchms only reads paths: ours reads the same file from the same tmpfs folder.
+        group = Group("MSP", _ours(our_msp, from_path=True), reader, skipped, sort_peaks=True)
+        group.files = [BenchFile(name, "corpus", data)
                        for name, data in corpus_files("msp", "*.msp")]
         log(f"writing the synthetic MSP library ({records:,} records)")
-        group.files.append(BenchFile(f"synthetic_{records}_records.msp", group.name, "synthetic",
+        group.files.append(BenchFile(f"synthetic_{records}_records.msp", "synthetic",
                                      msp_library(records),
                                      note=f"{records:,} records, NIST 'mz int;' layout"))
         groups.append(group)
@@ -448,32 +446,6 @@ def quiet(capture: io.StringIO):
             logging.disable(logging.NOTSET)
 
 
-def verify(group: Group, file: BenchFile) -> dict:
-    """Read once with ours and the baseline; is the baseline correct on this file?"""
-    ours = group.ours[0]
-    try:
-        our_pairs = ours.pairs(ours.run(file))
-    except Exception as error:  # noqa: BLE001 - a file we refuse cannot be compared
-        return {"included": False, "reason": f"ours refuses it: {error}"}
-    points = sum(x.size for x, _ in our_pairs)
-    if group.baseline is None:
-        return {"included": False, "reason": group.skipped, "spectra": len(our_pairs),
-                "points": points}
-    printed = io.StringIO()
-    try:
-        with quiet(printed):
-            their_pairs = group.baseline.pairs(group.baseline.run(file))
-    except Exception as error:  # noqa: BLE001 - the point is to see where the baseline fails
-        text = str(error).splitlines()[0][:70] if str(error) else ""
-        return {"included": False, "spectra": len(our_pairs), "points": points,
-                "reason": f"{group.baseline.name} raised {type(error).__name__}: {text}"}
-    identical, reason, worst = compare(our_pairs, their_pairs, group.baseline.name,
-                                       group.sort_peaks)
-    lines = printed.getvalue().count("\n")
-    return {"included": identical, "reason": reason, "max_relative_difference": worst,
-            "spectra": len(our_pairs), "points": points, "baseline_printed_lines": lines}
-
-
 # --- measuring -----------------------------------------------------------------------------------
 
 
@@ -491,8 +463,19 @@ def reset_peak_rss() -> int | None:
         return None
 
 
-def run_once(reader: Reader, file: BenchFile) -> tuple[float, float, int | None]:
-    """Wall and CPU seconds of one read, and how far the RSS rose above its start (bytes)."""
+@dataclass
+class Read:
+    """One timed read: its result, wall and CPU seconds, RSS rise (bytes), lines printed."""
+
+    result: object
+    wall: float
+    cpu: float
+    rss_delta: int | None
+    printed: int
+
+
+def read_once(reader: Reader, file: BenchFile) -> Read:
+    """Time one read; exceptions propagate (the first read of a file is also its check)."""
     gc.collect()
     rss = reset_peak_rss()
     capture = io.StringIO()
@@ -501,15 +484,14 @@ def run_once(reader: Reader, file: BenchFile) -> tuple[float, float, int | None]
         result = reader.run(file)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = _status_kib("VmHWM") if rss is not None else None
-    del result
-    return wall, cpu, None if peak is None else (peak - rss) * 1024
+    return Read(result, wall, cpu, None if peak is None else (peak - rss) * 1024,
+                capture.getvalue().count("\n"))
 
 
 def traced_peak(reader: Reader, file: BenchFile) -> int:
     """tracemalloc peak of one read, in bytes (Python objects and numpy buffers)."""
     gc.collect()
-    capture = io.StringIO()
-    with quiet(capture) if reader.chatty else contextlib.nullcontext():
+    with quiet(io.StringIO()) if reader.chatty else contextlib.nullcontext():
         tracemalloc.start()
         try:
             result = reader.run(file)
@@ -520,29 +502,60 @@ def traced_peak(reader: Reader, file: BenchFile) -> int:
     return peak
 
 
-def measure(readers: list[Reader], file: BenchFile, repeat: int, min_seconds: float) -> dict:
-    """Median of repeated reads, the readers taking turns so that load elsewhere hits all alike.
+def first_round(group: Group, file: BenchFile) -> tuple[dict, dict[str, Read]]:
+    """Read once with ours and the baseline (timed): is the baseline correct on this file?"""
+    reads: dict[str, Read] = {}
+    try:
+        read = read_once(group.ours, file)
+    except Exception as error:  # noqa: BLE001 - a file we refuse cannot be compared
+        return {"included": False, "reason": f"ours refuses it: {error}"}, reads
+    our_pairs = group.ours.pairs(read.result)
+    read.result = None
+    reads[group.ours.name] = read
+    check = {"spectra": len(our_pairs), "points": sum(x.size for x, _ in our_pairs)}
+    if group.baseline is None:
+        return {"included": False, "reason": group.skipped, **check}, reads
+    try:
+        read = read_once(group.baseline, file)
+    except Exception as error:  # noqa: BLE001 - the point is to see where the baseline fails
+        text = str(error).splitlines()[0][:70] if str(error) else ""
+        return {"included": False, **check,
+                "reason": f"{group.baseline.name} raised {type(error).__name__}: {text}"}, reads
+    their_pairs = group.baseline.pairs(read.result)
+    read.result = None
+    reads[group.baseline.name] = read
+    identical, reason, worst = compare(our_pairs, their_pairs, group.baseline.name,
+                                       group.sort_peaks)
+    return {"included": identical, "reason": reason, "max_relative_difference": worst, **check,
+            "baseline_printed_lines": read.printed}, reads
 
-    At least `repeat` rounds; small files go on until the fastest reader has run for
+
+def measure(readers: list[Reader], file: BenchFile, reads: dict[str, Read], repeat: int,
+            min_seconds: float) -> dict:
+    """Median of repeated reads (the first round's included), the readers taking turns.
+
+    Taking turns, a burst of load elsewhere on the machine falls on all readers alike. At
+    least `repeat` rounds; small files go on until the fastest reader has run for
     `min_seconds` (at most MAX_ROUNDS rounds), so that the median is not one timer tick.
     """
-    runs = {reader.name: [] for reader in readers}
-    rounds = 0
+    runs = {reader.name: [reads[reader.name]] for reader in readers}
     while True:
-        for reader in readers:
-            runs[reader.name].append(run_once(reader, file))
-        rounds += 1
-        fastest = min(sum(wall for wall, _, _ in r) for r in runs.values())
+        rounds = len(runs[readers[0].name])
+        fastest = min(sum(read.wall for read in r) for r in runs.values())
         if rounds >= repeat and (fastest >= min_seconds or rounds >= MAX_ROUNDS):
             break
+        for reader in readers:
+            read = read_once(reader, file)
+            read.result = None
+            runs[reader.name].append(read)
     stats = {}
     for reader in readers:
-        walls = [wall for wall, _, _ in runs[reader.name]]
-        rss = [delta for _, _, delta in runs[reader.name] if delta is not None]
+        walls = [read.wall for read in runs[reader.name]]
+        rss = [read.rss_delta for read in runs[reader.name] if read.rss_delta is not None]
         median = statistics.median(walls)
         stats[reader.name] = {
             "source": reader.source, "runs": rounds, "median_s": median, "min_s": min(walls),
-            "cpu_median_s": statistics.median(cpu for _, cpu, _ in runs[reader.name]),
+            "cpu_median_s": statistics.median(read.cpu for read in runs[reader.name]),
             "mb_per_s": len(file.data) / 1e6 / median,
             "tracemalloc_peak_bytes": traced_peak(reader, file),
             "rss_peak_delta_bytes": max(rss) if rss else None}
@@ -550,30 +563,32 @@ def measure(readers: list[Reader], file: BenchFile, repeat: int, min_seconds: fl
 
 
 def bench_group(group: Group, repeat: int, min_seconds: float) -> dict:
-    """Verify every file, then time and trace the ones the baseline reads correctly."""
-    readers = group.ours + ([group.baseline] if group.baseline else [])
+    """Check every file, then time and trace the ones the baseline reads correctly."""
+    readers = [group.ours] + ([group.baseline] if group.baseline else [])
     files = []
     for file in group.files:
+        t0 = time.perf_counter()
+        check, reads = first_round(group, file)
         row = {"file": file.name, "origin": file.origin, "bytes": len(file.data),
-               "note": file.note, **verify(group, file)}
-        if row["included"] or group.baseline is None and "points" in row:
-            log(f"{group.name}: {file.name} ({len(file.data) / 1e6:.3f} MB)")
-            row["readers"] = measure(readers, file, repeat, min_seconds)
+               "note": file.note, **check}
+        if row["included"] or (group.baseline is None and reads):
+            row["readers"] = measure([r for r in readers if r.name in reads], file, reads,
+                                     repeat, min_seconds)
+            log(f"{group.name}: {file.name} ({len(file.data) / 1e6:.3f} MB, "
+                f"{row['readers'][group.ours.name]['runs']} rounds) in "
+                f"{time.perf_counter() - t0:.1f} s")
+        else:
+            log(f"{group.name}: {file.name} excluded")
         files.append(row)
     summary = {origin: summarize(group, [f for f in files if f["origin"] == origin
                                          and "readers" in f])
                for origin in ("corpus", "synthetic")}
-    return {"group": group.name, "ours": [r.name for r in group.ours],
+    return {"group": group.name, "ours": group.ours.name, "ours_reads": group.ours.source,
             "baseline": group.baseline.name if group.baseline else None,
             "baseline_reads": group.baseline.source if group.baseline else None,
-            "baseline_skipped": group.skipped, "ratio_reader": ratio_name(group),
+            "baseline_skipped": group.skipped,
             "target_ratio": TARGET_RATIO if group.target else None,
             "files": files, "summary": summary}
-
-
-def ratio_name(group: Group) -> str:
-    """The reader of ours compared with the baseline (the one that reads the same way)."""
-    return group.ratio_reader or group.ours[0].name
 
 
 def summarize(group: Group, files: list[dict]) -> dict | None:
@@ -594,19 +609,19 @@ def summarize(group: Group, files: list[dict]) -> dict | None:
             "rss_peak_delta_bytes": None if None in rss else max(rss)}
     result = {"files": len(files), "bytes": size, "readers": readers}
     if group.baseline:
-        ours, base = readers[ratio_name(group)], readers[group.baseline.name]
+        ours, base = readers[group.ours.name], readers[group.baseline.name]
         result["ratio"] = ours["mb_per_s"] / base["mb_per_s"]
         result["cpu_ratio"] = base["cpu_seconds"] / ours["cpu_seconds"] if ours["cpu_seconds"] \
             else None
         result["worst_file_ratio"] = min(
-            f["readers"][ratio_name(group)]["mb_per_s"] / f["readers"][group.baseline.name]
+            f["readers"][group.ours.name]["mb_per_s"] / f["readers"][group.baseline.name]
             ["mb_per_s"] for f in files)
     return result
 
 
 def profile_ours(group: Group, file: BenchFile, rounds: int = 3) -> str:
     """cProfile of our reader on one file: the 25 most expensive functions by own time."""
-    reader = group.ours[0]
+    reader = group.ours
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(rounds):
@@ -635,6 +650,8 @@ def print_report(result: dict) -> None:
     """The summary table, the per-file table, the exclusions and the notes."""
     print(f"\n=== Parser throughput and peak memory  (Python {result['python']}, numpy "
           f"{result['numpy']}, {result['cpus']} CPUs, {result['machine']}) ===")
+    print("   code measured (sha256): " + ", ".join(f"{name} {digest[:12]}" for name, digest
+                                                     in result["code_sha256"].items()))
     print("   MB/s = 10^6 bytes / median wall time of one parse; totals = all bytes / sum of the "
           "medians.")
     print("   peak = tracemalloc peak of one parse (Python objects + numpy buffers), MiB; RSS = "
@@ -653,11 +670,11 @@ def print_report(result: dict) -> None:
                     print(f"   {group['group']:<13} {label:<17} (the baseline reads none of "
                           "them correctly)")
                 continue
-            ours = row["readers"][group["ratio_reader"]]
+            ours = row["readers"][group["ours"]]
             start = (f"   {group['group']:<13} {label:<17} {row['bytes'] / 1e6:>6.2f}  "
                      f"{ours['mb_per_s']:>9.2f}  ")
             if group["baseline"] is None:
-                print(f"{start}(no baseline: {group['baseline_skipped']})")
+                print(f"{start}(no baseline: see the notes)")
                 continue
             base = row["readers"][group["baseline"]]
             identical = f"yes {row['files']}/{row['files']}"
@@ -678,10 +695,8 @@ def print_report(result: dict) -> None:
           "correctly.")
     for group in result["groups"]:
         if group["baseline"]:
-            print(f"   {group['group']}: ours reads bytes in memory; {group['baseline']} reads "
-                  f"{group['baseline_reads']}" + (f"; ratio against {group['ratio_reader']}"
-                                                  if group["ratio_reader"] != group["ours"][0]
-                                                  else ""))
+            print(f"   {group['group']}: ours reads {group['ours_reads']}; {group['baseline']} "
+                  f"reads {group['baseline_reads']}")
     print("\n   per file (MB/s; peak MiB)")
     print(f"   {'group':<13} {'file':<45} {'KB':>8} {'points':>9} {'ours':>8} {'baseline':>8} "
           f"{'ratio':>6}  {'peak ours':>9} {'base':>7}  {'runs':>4}")
@@ -689,28 +704,25 @@ def print_report(result: dict) -> None:
         for row in group["files"]:
             if "readers" not in row:
                 continue
-            ours = row["readers"][group["ratio_reader"]]
+            ours = row["readers"][group["ours"]]
             base = row["readers"].get(group["baseline"]) if group["baseline"] else None
-            ratio = ours["mb_per_s"] / base["mb_per_s"] if base else None
-            flag = " <" if ratio is not None and group["target_ratio"] and \
-                ratio < group["target_ratio"] else ""
+            if base:
+                ratio = ours["mb_per_s"] / base["mb_per_s"]
+                flag = " <" if group["target_ratio"] and ratio < group["target_ratio"] else ""
+                versus = (f"{base['mb_per_s']:>8.2f} {ratio:>5.1f}x  "
+                          f"{_mib(ours['tracemalloc_peak_bytes']):>9} "
+                          f"{_mib(base['tracemalloc_peak_bytes']):>7}")
+            else:
+                flag, versus = "", (f"{'-':>8} {'-':>6}  {_mib(ours['tracemalloc_peak_bytes']):>9} "
+                                    f"{'-':>7}")
             print(f"   {group['group']:<13} {row['file'][:45]:<45} {row['bytes'] / 1e3:>8.1f} "
-                  f"{row['points']:>9} {ours['mb_per_s']:>8.2f} "
-                  f"{base['mb_per_s'] if base else float('nan'):>8.2f} "
-                  f"{ratio if ratio else float('nan'):>5.1f}x  "
-                  f"{_mib(ours['tracemalloc_peak_bytes']):>9} "
-                  f"{_mib(base['tracemalloc_peak_bytes']) if base else '-':>7}  "
+                  f"{row['points']:>9} {ours['mb_per_s']:>8.2f} {versus}  "
                   f"{ours['runs']:>4}{flag}")
-            for name, other in row["readers"].items():
-                if name not in (group["ratio_reader"], group["baseline"]):
-                    print(f"   {'':<13}   {name + ' (' + other['source'] + ')':<43} {'':>8} "
-                          f"{'':>9} {other['mb_per_s']:>8.2f} {'':>8} {'':>6}  "
-                          f"{_mib(other['tracemalloc_peak_bytes']):>9}")
     print("   < = below the target ratio (small files: per-call cost, not throughput)")
     print("\n   excluded (the baseline does not read them correctly, or ours refuses them):")
     for group in result["groups"]:
         for row in group["files"]:
-            if not row["included"] and group["baseline"]:
+            if not row["included"] and row["reason"] != group["baseline_skipped"]:
                 print(f"   {group['group']:<13} {row['file']:<45} {row['reason']}")
     print("\n   notes")
     for group in result["groups"]:
@@ -720,6 +732,9 @@ def print_report(result: dict) -> None:
                       f"{row['baseline_printed_lines']} line(s) of warnings")
             if row["origin"] == "synthetic":
                 print(f"   {row['file']}: {row['note']} ({row['points']:,} points)")
+    for group in result["groups"]:
+        if group["baseline_skipped"]:
+            print(f"   {group['group']}: SKIPPED the baseline: {group['baseline_skipped']}")
     for note in result["notes"]:
         print(f"   {note}")
     cpu = result["cpu_share"]
@@ -753,6 +768,7 @@ def run(args: argparse.Namespace) -> dict:
     groups = build_groups(args.format, args.mb, args.records)
     notes = [f"MSP baseline: matchms load_from_msp(path, metadata_harmonization=False), the "
              f"faster of its two modes. {pyteomics_note()}"] if "msp" in args.format else []
+    notes.append("jcamp and spc-io read an io.BytesIO of the bytes: in memory, as ours.")
     with scratch_dir() as scratch:
         notes.append(f"files copied to {scratch} for the readers that take a path")
         for group in groups:
@@ -771,7 +787,10 @@ def run(args: argparse.Namespace) -> dict:
                     file = next(f for f in group.files if f.origin == "synthetic")
                     log(f"profiling ours on {file.name}")
                     profiles[file.name] = profile_ours(group, file)
-    result = {"started_at": started, "python": platform.python_version(),
+    code = {f"instruments/{module.__name__.rsplit('.', 1)[1]}.py":
+            hashlib.sha256(Path(module.__file__).read_bytes()).hexdigest()
+            for module in (our_jcamp, our_spc, our_msp)}
+    result = {"started_at": started, "python": platform.python_version(), "code_sha256": code,
               "numpy": np.__version__, "cpus": os.cpu_count(), "machine": platform.machine(),
               "tolerance": TOLERANCE, "target_ratio": TARGET_RATIO, "repeat": args.repeat,
               "min_seconds": args.min_seconds, "groups": results, "notes": notes,
@@ -785,8 +804,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--format", action="append", choices=("jcamp", "spc", "msp"),
                         help="measure only this format (repeatable; default all)")
-    parser.add_argument("--mb", type=float, default=3.0,
-                        help="size of each synthetic JCAMP and SPC file in MB (default 3)")
+    parser.add_argument("--mb", type=float, default=2.0,
+                        help="size of each synthetic JCAMP and SPC file in MB (default 2)")
     parser.add_argument("--records", type=int, default=50_000,
                         help="records in the synthetic MSP library (default 50,000)")
     parser.add_argument("--repeat", type=int, default=3,

@@ -119,7 +119,7 @@ _Y_UNITS = [
     (r"^(kubelka-?munk|km)$", "Kubelka-Munk"),
     (r"^(counts?|cts|counts/s|cps)$", "counts"),
     (r"^(relative (intensity|abundance)|rel\.? ?int.*)$", "relative intensity"),
-    (r"^(intensity|abundance|raman intensity|arbitrary (intensity )?units?|a\.?u\.?|"
+    (r"^(intensity|abundance|raman intensity|arbitrary|arbitrary (intensity )?units?|a\.?u\.?|"
      r"arb\.? ?units?)$",
      "intensity"),
     (r"^(single ?beam)$", "single beam"),

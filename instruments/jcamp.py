@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 import numpy as np
 
@@ -40,8 +41,10 @@ TECHNIQUES = ("IR", "Raman", "UV-Vis", "MS", "NMR", "IMS", "EPR", "chromatogram"
               "thermal", "other")
 
 _DETECT_BYTES = 4096
+_MAX_DEPTH = 16  # LINK blocks inside LINK blocks
 _COMMENT = re.compile(r"\$\$[^\n]*")
 _LABEL_DROP = str.maketrans("", "", " \t-/_")
+_HEAD = re.compile(r"[ \t]*##([^=\n]*)=")
 _MAGIC = re.compile(r"^[ \t]*##[ \t]*(?:title|jcamp[ \t_-]?dx)[ \t]*=", re.I | re.M)
 _NOT_MAGIC_PREFIX = re.compile(r"[^\s]")
 _TABLES = {"XYDATA", "XYPOINTS", "PEAKTABLE", "PEAKASSIGNMENTS", "PEAKASSIGNMENT", "DATATABLE",
@@ -119,6 +122,9 @@ _METADATA = (  # metadata key, labels (normalised) in order of preference
     ("retention_index", ("$RETENTIONINDEX", "RETENTIONINDEX", ".RETENTIONINDEX")),
     ("retention_time", ("$RETENTIONTIME", "RETENTIONTIME", ".RETENTIONTIME")),
 )
+# Units repeat across the entries of a library file; normalise each spelling once.
+_x_unit = lru_cache(maxsize=256)(normalise_x_unit)
+_y_unit = lru_cache(maxsize=256)(normalise_y_unit)
 _TECHNIQUE_RULES = tuple((technique, re.compile(pattern)) for technique, pattern in (
     ("NMR", r"NMR|NUCLEAR MAGNETIC"),
     ("Raman", r"RAMAN"),
@@ -128,7 +134,7 @@ _TECHNIQUE_RULES = tuple((technique, re.compile(pattern)) for technique, pattern
     ("IR", r"INFRA-?RED|\bN?IR\b|\bFT-?IR\b|\bMIR\b"),
     ("UV-Vis", r"\bUV|ULTRAVIOLET|VISIBLE|\bVIS\b"),
     ("chromatogram", r"CHROMATOGRAM|\bGC\b|\bHPLC\b|\bLC\b"),
-    ("XRF", r"X-?RAY|\bXRF\b"),
+    ("XRF", r"X-?RAY FLUORESCENCE|\bXRF\b"),
     ("thermal", r"THERM|\bDSC\b|\bTGA\b|\bDTA\b"),
 ))
 _LASER = ("$LASERWAVELENGTH", ".LASERWAVELENGTH", "LASERWAVELENGTH", "$EXCITATIONWAVELENGTH")
@@ -339,34 +345,44 @@ def _parse(data: bytes) -> list[Spectrum]:
 def _ldr_starts(doc: str) -> list[int]:
     """Offsets of the lines that start (after blanks) with '##'."""
     starts = []
-    position = doc.find("##")
+    find, rfind = doc.find, doc.rfind
+    position = find("##")
     while position >= 0:
-        line_start = doc.rfind("\n", 0, position) + 1
-        if not doc[line_start:position].strip(" \t"):
-            starts.append(line_start)
-        line_end = doc.find("\n", position)
+        if position == 0 or doc[position - 1] == "\n":
+            starts.append(position)
+        else:
+            line_start = rfind("\n", 0, position) + 1
+            if not doc[line_start:position].strip(" \t"):
+                starts.append(line_start)
+        line_end = find("\n", position)
         if line_end < 0:
             break
-        position = doc.find("##", line_end)
+        position = find("##", line_end)
     return starts
+
+
+@lru_cache(maxsize=1024)
+def _label(raw: str) -> str:
+    """Label matching ignores case, blanks, '-', '/' and '_'."""
+    return raw.translate(_LABEL_DROP).upper()
 
 
 def _ldrs(doc: str):
     """Yield the labelled data records of the document in order."""
-    starts = _ldr_starts(doc) + [len(doc)]
+    starts = _ldr_starts(doc)
+    starts.append(len(doc))
     line = 1 + doc.count("\n", 0, starts[0])
     for start, end in zip(starts, starts[1:], strict=False):
-        head_end = doc.find("\n", start, end)
-        head_end = end if head_end < 0 else head_end
-        equals = doc.find("=", start, head_end)
-        if equals < 0:
-            raise ParseError(f"Malformed label line {doc[start:head_end].strip()[:60]!r}: "
-                             "a ## record needs '=' after its label.", line=line)
-        raw = doc[doc.find("##", start) + 2:equals].strip()
-        label = raw.translate(_LABEL_DROP).upper()
-        ldr = _Ldr(label, raw, line, equals + 1, end)
+        head = _HEAD.match(doc, start, end)
+        if head is None:
+            shown = doc[start:end].split("\n", 1)[0].strip()[:60]
+            raise ParseError(f"Malformed label line {shown!r}: a ## record needs '=' after its "
+                             "label.", line=line)
+        raw = head.group(1).strip()
+        label = _label(raw)
+        ldr = _Ldr(label, raw, line, head.end(), end)
         if label not in _TABLES:
-            value = doc[equals + 1:end].strip()
+            value = doc[head.end():end].strip()
             if "\n" in value:
                 value = "\n".join(part.strip() for part in value.split("\n"))
             ldr.value = value
@@ -384,6 +400,9 @@ def _read_blocks(context: _Context) -> list[_Block]:
         if label == "TITLE" or (not stack and not top and label):
             while stack and not stack[-1].accepts_child():
                 stack.pop()
+            if len(stack) >= _MAX_DEPTH:
+                raise ParseError(f"LINK blocks are nested more than {_MAX_DEPTH} deep.",
+                                 line=ldr.line)
             title = " ".join(ldr.value.split()) if label == "TITLE" else ""
             block = _Block(title=title, line=ldr.line, parent=stack[-1] if stack else None)
             (stack[-1].children if stack else top).append(block)
@@ -454,6 +473,11 @@ def _block_spectra(context: _Context, block: _Block, where: str) -> list[Spectru
             for ldr in page.tables:
                 scope = _Scope.of(block, page, page_where)
                 spectra.extend(_table_spectra(context, block, scope, [ldr], page))
+        for page in block.pages:
+            if not page.tables:
+                for spectrum in spectra:
+                    spectrum.warnings.append(f"Page {page.name} (line {page.line}) has no "
+                                             "##DATA TABLE=; it was skipped.")
         return spectra
     if block.tables:
         scope = _Scope.of(block, None, where)
@@ -487,7 +511,7 @@ def _table_spectra(context: _Context, block: _Block, scope: _Scope, tables: list
                 _attach_extras(target or spectra[0], decoded)
                 continue
             # A peak table beside another peak list becomes a spectrum of its own.
-        x_unit = normalise_x_unit(x_axis.unit)
+        x_unit = _x_unit(x_axis.unit)
         technique = _technique(data_type, x_unit)
         warnings = common + y_axis.problems + decoded.warnings
         if technique == "MS" and not x_axis.unit.strip():
@@ -500,7 +524,7 @@ def _table_spectra(context: _Context, block: _Block, scope: _Scope, tables: list
             info["variable"] = y_axis.name
         peaks = kind != "continuous"
         spectrum = Spectrum(
-            x=decoded.x, y=decoded.y, x_unit=x_unit, y_unit=normalise_y_unit(y_axis.unit),
+            x=decoded.x, y=decoded.y, x_unit=x_unit, y_unit=_y_unit(y_axis.unit),
             technique=technique, title=block.title, kind="peaks" if peaks else "continuous",
             metadata=info, peaks=(decoded.x, decoded.y) if peaks else None,
             warnings=warnings, block=scope.where)
@@ -524,7 +548,7 @@ def _page_metadata(page: _Page, scope: _Scope, info: dict[str, str]) -> None:
     symbol, _, value = page.name.partition("=")
     info["page"] = page.name
     name = scope.variable(symbol, "VARNAME").upper()
-    unit = normalise_x_unit(scope.variable(symbol, "UNITS"))
+    unit = _x_unit(scope.variable(symbol, "UNITS"))
     if value and ("RETENTION" in name or (symbol.upper() == "T" and unit in ("s", "min"))):
         info["retention_time"] = value.strip()
         if unit in ("s", "min", "ms"):
@@ -701,9 +725,13 @@ def _integers_and_decimals(digits, starts) -> np.ndarray | None:
     first, per_token = bounds[:-1], np.diff(bounds)
     if per_token.min() == 0 or per_token.max() > 15:
         return None
-    positions = np.flatnonzero(is_digit)
-    exponent = np.repeat(first + per_token - 1, per_token) - np.arange(positions.size)
-    values = np.add.reduceat((digits[positions] - 48.0) * _POWERS[exponent], first)
+    digit_values = digits[is_digit].astype(np.float64)
+    digit_values -= 48.0
+    exponent = np.repeat(first + per_token - 1, per_token)
+    exponent -= np.arange(exponent.size)
+    digit_values *= _POWERS[exponent]
+    del exponent
+    values = np.add.reduceat(digit_values, first)
     points = np.flatnonzero(digits == 46)
     if points.size:
         owner = np.searchsorted(starts, points, side="right") - 1
@@ -755,6 +783,7 @@ def _decode_xpp(context: _Context, data: str, line: int, x_axis: _Axis, y_axis: 
                          line=line + int(lines[index]), block=where)
     x_values, x_lines = values[is_x], lines[is_x]
     y_types, y_values, y_lines = types[~is_x], values[~is_x], lines[~is_x]
+    del types, values, lines, is_x  # large: free them before DUP expansion
     if not y_values.size:
         raise ParseError("The data table has X values but no Y values.", line=line,
                          block=where)
@@ -928,8 +957,16 @@ def _x_axis(n: int, point_of_line, starts_with_check, checks_x, check_lines, x_a
                      + 1e-7 * max(abs(first), abs(last), 1.0))
         expected = axis[point_of_line]
         following = first + (point_of_line + starts_with_check) * step
-        off = np.minimum(np.abs(expected - checks_x), np.abs(following - checks_x)) > tolerance
+
+        def disagree(checks):
+            return np.minimum(np.abs(expected - checks), np.abs(following - checks)) > tolerance
+
+        off = disagree(checks_x)
         if not off.any():
+            return axis
+        if x_axis.factor != 1 and not disagree(checks_x / x_axis.factor).any():
+            warnings.append(f"The line check values are in {symbol} units, not in "
+                            f"{symbol}FACTOR units; they agree with FIRST{symbol}/LAST{symbol}.")
             return axis
         first_bad = int(np.argmax(off))
         worst = int(np.argmax(np.abs(expected - checks_x)))

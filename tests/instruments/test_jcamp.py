@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from instruments import jcamp
 from instruments.core import ParseError, Spectrum
 from tests.instruments.corpus import CORPUS, FIXTURES, corpus_bytes, fixture_bytes, manifest
+from tests.instruments.fuzz import mutated
 
 JCAMP_ROWS = sorted(name for name in manifest() if name.startswith("jcamp/"))
 
@@ -86,7 +87,7 @@ CONTINUOUS = {
                                 "other", "ms", "NANOAMPERES"),
     "epr_corrupted_splice_xyinc2.jdx": (350, 2750, 3938,
                                         "EPR of frozen Amanita muscaria (xyinc2.jdx)", "EPR",
-                                        "G", "ARBITRARY"),
+                                        "G", "intensity"),
 }
 
 
@@ -380,6 +381,26 @@ def test_jcamp_loses_points_in_bruker2():
     assert len(theirs["y"]) == 3710 and ours.n_points == 3735
 
 
+def test_nmrglue_agrees_on_the_tiny_difdup_file():
+    jcampdx = pytest.importorskip("nmrglue.fileio.jcampdx")
+    corpus_bytes("jcamp/difdup_tiny_example.jdx")
+    _, data = jcampdx.read(str(CORPUS / "jcamp" / "difdup_tiny_example.jdx"))
+    assert np.array_equal(np.asarray(data, float), one("jcamp/difdup_tiny_example.jdx").y)
+
+
+def test_nmrglue_agrees_on_the_ntuples_pages_until_its_dup_bug():
+    """nmrglue reads 'h5T' after a Y check as repeating the previous line's DIF (+72)."""
+    jcampdx = pytest.importorskip("nmrglue.fileio.jcampdx")
+    corpus_bytes("jcamp/nmr_ntuples_difdup_TESTNTUP.DX")
+    _, (real, imaginary) = jcampdx.read(str(CORPUS / "jcamp" / "nmr_ntuples_difdup_TESTNTUP.DX"))
+    ours_real, ours_imaginary = read("jcamp/nmr_ntuples_difdup_TESTNTUP.DX")
+    assert np.array_equal(real, ours_real.y)
+    assert np.array_equal(imaginary[:14616], ours_imaginary.y[:14616])
+    factor = 0.2104617328e05
+    assert np.allclose(imaginary[14616:] - ours_imaginary.y[14616:], 72 * factor)
+    assert ours_imaginary.y[-1] == pytest.approx(-7303022, abs=1)  # the page's ##LAST=
+
+
 # --- the project's own fixtures: one per feature -------------------------------------------------
 
 def test_affn_exponents_and_comments_everywhere():
@@ -558,6 +579,80 @@ def test_npoints_mismatch_and_missing_end_warn():
                                  "The file ends without ##END=."]
 
 
+def small(*ldrs: str, data: str = "##XYDATA=(X++(Y..Y))\n1 5 6 7\n") -> bytes:
+    """A minimal block with the given header records and a three-point table."""
+    header = "".join(f"##{ldr}\n" for ldr in ldrs)
+    return (f"##TITLE=t\n##JCAMP-DX=5.01\n{header}##FIRSTX=1\n##LASTX=3\n{data}"
+            "##END=\n").encode()
+
+
+@pytest.mark.parametrize("data_type, technique", [
+    ("INFRARED SPECTRUM", "IR"), ("ftir", "IR"), ("NIR SPECTRUM", "IR"),
+    ("RAMAN SPECTRUM", "Raman"), ("UV/VIS SPECTRUM", "UV-Vis"), ("UV-VISIBLE SPECTRUM", "UV-Vis"),
+    ("MASS SPECTRUM", "MS"), ("CONTINUOUS MASS SPECTRUM", "MS"), ("NMR SPECTRUM", "NMR"),
+    ("NMR FID", "NMR"), ("ION MOBILITY SPECTRUM", "IMS"), ("EPR SPECTRUM", "EPR"),
+    ("ESR SPECTRUM", "EPR"), ("GC CHROMATOGRAM", "chromatogram"),
+    ("X-RAY FLUORESCENCE SPECTRUM", "XRF"), ("FLUORESCENCE SPECTRUM", "other"), ("", "other"),
+])
+def test_technique_from_data_type(data_type, technique):
+    assert jcamp.parse(small(f"DATA TYPE={data_type}"))[0].technique == technique
+
+
+@pytest.mark.parametrize("ldrs, acquired", [
+    (("LONG DATE=2001/02/14 15:15:42 +0100",), "2001-02-14T15:15:42+01:00"),
+    (("LONGDATE=2020/06/16", "TIME=10:11:29"), "2020-06-16"),
+    (("LONG DATE=2024/05/06 07:08:09 +3200",), None),  # no such time zone
+    (("DATE=98/10/1",), "1998-10-01"),
+    (("DATE= 81/ 1/ 3", "TIME= 10:40:41"), "1981-01-03T10:40:41"),
+    (("DATE=03/30/90", "TIME=10:47:11"), "1990-03-30T10:47:11"),
+    (("DATE=13/2/1997", "TIME=14:55:12"), "1997-02-13T14:55:12"),
+    (("DATE=05/04/1997",), None),  # day and month cannot be told apart
+    (("DATE=01 Jun 2009 09:15:48",), "2009-06-01T09:15:48"),
+    (("DATE=1964",), None), (("DATE=March 2017",), None),
+    (("DATE=91/06/18", "TIME= 10:24.56"), "1991-06-18T10:24:56"),
+])
+def test_acquisition_dates(ldrs, acquired):
+    assert jcamp.parse(small(*ldrs))[0].metadata.get("acquired_at") == acquired
+
+
+def test_writer_that_never_repeats_the_last_value():
+    data = "##XYDATA=(X++(Y..Y))\n1A0J\n3A5J\n5A9J\n"
+    spectrum = jcamp.parse(small(data=data).replace(b"##LASTX=3", b"##LASTX=6"))[0]
+    assert spectrum.y.tolist() == [10, 11, 15, 16, 19, 20]
+    assert spectrum.warnings == ["Lines end in DIF form but none of the 2 following lines "
+                                 "repeats the last value as a Y check; no value was dropped."]
+
+
+def test_check_values_written_without_xfactor():
+    data = "##XFACTOR=0.5\n##XYDATA=(X++(Y..Y))\n1 5 6\n3 7\n"
+    spectrum = jcamp.parse(small(data=data))[0]
+    assert spectrum.x.tolist() == [1, 2, 3]
+    assert spectrum.warnings == ["The line check values are in X units, not in XFACTOR units; "
+                                 "they agree with FIRSTX/LASTX."]
+
+
+def test_malformed_firsty_is_a_warning_not_an_error():
+    spectrum = jcamp.parse(small("FIRSTY=0. 4491087E+01"))[0]
+    assert spectrum.y.tolist() == [5, 6, 7]
+    assert spectrum.warnings == ["##FIRSTY= '0. 4491087E+01' is not a number. It was not "
+                                 "checked."]
+
+
+def test_ntuples_page_without_a_table_is_reported():
+    data = fixture_bytes("jcamp/ntuples_gcms_pages.jdx").replace(
+        b"##END NTUPLES", b"##PAGE=T= 240\n##NPOINTS=1\n##END NTUPLES")
+    first, second = jcamp.parse(data)
+    assert first.warnings == second.warnings == [
+        "Page T=240 (line 24) has no ##DATA TABLE=; it was skipped."]
+
+
+def test_spectrum_level_declarations_are_checked():
+    spectrum = jcamp.parse(small("FIRSTY=5", "DELTAX=1", "NPOINTS=3"))[0]
+    assert spectrum.warnings == []
+    spectrum = jcamp.parse(small("FIRSTY=50"))[0]
+    assert spectrum.warnings == ["FIRSTY=50 but the first decoded value is 5."]
+
+
 def test_max_points_is_enforced(monkeypatch):
     monkeypatch.setattr(jcamp, "MAX_POINTS", 15)
     with pytest.raises(ParseError, match="more than 15 points"):
@@ -661,8 +756,8 @@ def only_parse_errors(data: bytes) -> None:
         assert spectra and all(isinstance(s, Spectrum) for s in spectra)
 
 
-def mutated(data: bytes):
-    """Byte flips, insertions of format characters, deletions and truncations of real files."""
+def edited(data: bytes):
+    """Text edits the shared byte mutations miss: JCAMP characters inserted, runs deleted."""
     alphabet = st.sampled_from(list(b"#$=()+-.,;?@AJSZajsz%0123456789 \r\n\x1a\x00\xff"))
     edit = st.tuples(st.integers(0, max(len(data) - 1, 0)), st.integers(0, 3), alphabet)
 
@@ -684,7 +779,7 @@ def mutated(data: bytes):
     return build()
 
 
-@settings(max_examples=300, deadline=1000)
+@settings(max_examples=300, deadline=2000)
 @given(st.binary(max_size=4096))
 def test_arbitrary_bytes_raise_only_parse_errors(data):
     only_parse_errors(data)
@@ -695,7 +790,7 @@ ASDF_TEXT = st.text(alphabet="0123456789.+-,; ?@ABCDEIJKLMNOPRSTXYZabcdeijkrs%Ee
                     max_size=600)
 
 
-@settings(max_examples=300, deadline=1000)
+@settings(max_examples=300, deadline=2000)
 @given(ASDF_TEXT, st.sampled_from(["(X++(Y..Y))", "(XY..XY)", "(XYW..XYW)", "(XYA)",
                                    "(X++(R..R)), XYDATA"]))
 def test_arbitrary_data_tables_raise_only_parse_errors(text, form):
@@ -705,12 +800,13 @@ def test_arbitrary_data_tables_raise_only_parse_errors(text, form):
     only_parse_errors((head.replace("PEAK TABLE", "XYDATA") + text).encode())
 
 
-@settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=3000, suppress_health_check=[HealthCheck.data_too_large])
 @given(st.data())
 def test_mutated_fixtures_raise_only_parse_errors(data):
     names = sorted(path.name for path in (FIXTURES / "jcamp").iterdir())
     name = data.draw(st.sampled_from(names))
-    only_parse_errors(data.draw(mutated(fixture_bytes(f"jcamp/{name}"))))
+    original = fixture_bytes(f"jcamp/{name}")
+    only_parse_errors(data.draw(st.one_of(edited(original), mutated(original))))
 
 
 @pytest.mark.parametrize("name", ["jcamp/ir_difdup_BRUKER2.JCM",
@@ -719,10 +815,11 @@ def test_mutated_fixtures_raise_only_parse_errors(data):
                                   "jcamp/link_compound_ir_difdup.jdx",
                                   "jcamp/ir_npoints_mismatch_ethanol2_v2017.jdx",
                                   "jcamp/ims_difdup_IMSDEMO.DX"])
-@settings(max_examples=40, deadline=3000, suppress_health_check=[HealthCheck.data_too_large])
+@settings(max_examples=40, deadline=5000, suppress_health_check=[HealthCheck.data_too_large])
 @given(change=st.data())
 def test_mutated_corpus_files_raise_only_parse_errors(name, change):
-    only_parse_errors(change.draw(mutated(corpus_bytes(name))))
+    original = corpus_bytes(name)
+    only_parse_errors(change.draw(st.one_of(edited(original), mutated(original, hot=2048))))
 
 
 def test_pathological_inputs_finish_quickly():
@@ -734,6 +831,9 @@ def test_pathological_inputs_finish_quickly():
         b"##TITLE=x\n##DATE=" + b"9/" * 100_000 + b"\n##XYPOINTS=(XY..XY)\n1,2\n",
         b"##TITLE=x\n##XYDATA=(X++(Y..Y))\n" + b"1" * 1_000_000 + b"\n",
         b"##TITLE=x\n" * 20_000,
+        b"##TITLE=x\n##TITLE=y\n" + b"##DATA TYPE=LINK\n##TITLE=z\n" * 10_000,
+        b"##TITLE=x\n##XYDATA=(X++(Y..Y))\n" + b"1 2\n" * 300_000,
+        b"##TITLE=x\n" + b"##A=" + b"x\n" * 500_000,
     ]
     for data in cases:
         started = time.perf_counter()
