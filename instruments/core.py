@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import numpy as np
 
@@ -160,3 +161,100 @@ def decode_text(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1"), "latin-1"
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+_MONTHS = {name: number for number, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_DATE_FORMS = (
+    ("dmy", re.compile(r"\b(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})\b")),
+    ("ymd", re.compile(r"\b(?P<y>\d{4})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)")),
+    ("slash", re.compile(r"\b(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})\b")),
+    ("dmony", re.compile(r"\b(?P<d>\d{1,2})[- ](?P<mon>[A-Za-z]{3})[a-z]*\.?[- ,](?P<y>\d{4}|"
+                         r"\d{2})\b")),
+    ("mondy", re.compile(r"\b(?P<mon>[A-Za-z]{3})[a-z]*\.? +(?P<d>\d{1,2})\b,?"
+                         r"(?: +\d{1,2}:\d\d(?::\d\d)?)? +(?P<y>\d{4})\b")),
+)
+_TIME = re.compile(r"(?<![\d.])(?P<H>\d{1,2}):(?P<M>\d\d)(?::(?P<S>\d\d))?(?:\.\d+)?"
+                   r"\s*(?P<ampm>[AaPp]\.?[Mm]\.?)?(?![\d:])")
+
+
+def iso_datetime(text: str, time_text: str = "") -> str | None:
+    """ISO 8601 text ('2019-12-16T09:57') of a date as instruments write it, None if unclear.
+
+    Understands dd.mm.yyyy, yyyy-mm-dd, dd-MMM-yyyy, 'Tue Dec 17 10:13:57 2019' and dd/mm/yyyy
+    or mm/dd/yyyy when one part is above 12; a time in ``text`` or ``time_text`` is added.
+    """
+    text = text[:200]
+    for form, pattern in _DATE_FORMS:
+        match = pattern.search(text)
+        if match is None:
+            continue
+        parts = match.groupdict()
+        if form == "slash":
+            first, second = int(parts["a"]), int(parts["b"])
+            if first > 12 >= second:
+                day, month = first, second
+            elif second > 12 >= first:
+                day, month = second, first
+            else:
+                return None  # 03/04/2020: April or March? Do not guess.
+        elif "mon" in parts:
+            month = _MONTHS.get(parts["mon"].lower()[:3])
+            day = int(parts["d"])
+            if month is None:
+                continue
+        else:
+            day, month = int(parts["d"]), int(parts["m"])
+        year = int(parts["y"])
+        if year < 100:
+            year += 2000 if year < 70 else 1900
+        rest = text[:match.start()] + " " + text[match.end():] + " " + time_text[:50]
+        if form == "mondy":
+            rest = match.group(0) + " " + rest
+        return _with_time(year, month, day, _TIME.search(rest))
+    return None
+
+
+def _with_time(year: int, month: int, day: int, time: re.Match | None) -> str | None:
+    hour = minute = second = 0
+    if time is not None:
+        hour, minute = int(time["H"]), int(time["M"])
+        second = int(time["S"] or 0)
+        ampm = (time["ampm"] or "").lower().replace(".", "")
+        if ampm and not 1 <= hour <= 12:
+            return None
+        if ampm == "pm" and hour != 12:
+            hour += 12
+        elif ampm == "am" and hour == 12:
+            hour = 0
+    try:
+        moment = datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+    if time is None:
+        return moment.date().isoformat()
+    return moment.isoformat(timespec="seconds" if time["S"] else "minutes")
+
+
+# --- text ----------------------------------------------------------------------------------
+
+
+def text_lines(data: bytes) -> tuple[list[str], list[str]]:
+    """The lines of a text file (CR, LF or CRLF) and warnings about its encoding."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            text, codec = data.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as error:
+            raise ParseError("The file starts with a UTF-16 mark but is not UTF-16 text.",
+                             offset=error.start) from None
+    else:
+        nul = data.find(b"\x00")
+        if nul >= 0:
+            raise ParseError("This is a binary file, not a text export (it contains NUL "
+                             "bytes).", offset=nul)
+        text, codec = decode_text(data)
+    warnings = [] if codec == "utf-8" else [f"The file is not UTF-8; it was read as {codec}."]
+    text = text.rstrip("\x1a")  # a DOS end-of-file mark
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), warnings

@@ -17,10 +17,11 @@ from instruments.core import (
     Detection,
     ParseError,
     Spectrum,
+    iso_datetime,
     normalise_x_unit,
     normalise_y_unit,
+    text_lines,
 )
-from instruments.csvtxt import iso_datetime, text_lines
 
 NAME = "emsa"
 LABEL = "EMSA/MSA"

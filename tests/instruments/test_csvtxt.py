@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from instruments import csvtxt
+from instruments import core, csvtxt
 from instruments.core import ParseError, Spectrum
 from tests.instruments.corpus import CORPUS, FIXTURES, corpus_bytes, fixture_bytes, manifest
 
@@ -335,7 +335,7 @@ def test_non_monotonic_x_is_kept_and_reported_with_its_line():
     ("yesterday", None),
 ])
 def test_iso_datetime(text, iso):
-    assert csvtxt.iso_datetime(text) == iso
+    assert core.iso_datetime(text) == iso
 
 
 def test_utf16_text_export():
