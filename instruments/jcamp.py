@@ -140,7 +140,7 @@ _TECHNIQUE_RULES = tuple((technique, re.compile(pattern)) for technique, pattern
 _LASER = ("$LASERWAVELENGTH", ".LASERWAVELENGTH", "LASERWAVELENGTH", "$EXCITATIONWAVELENGTH")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Ldr:
     """One labelled data record: normalised label, label as written, value and where."""
 
@@ -661,9 +661,9 @@ def _tokenise(data: str, line: int, pairs: bool, where: str | None):
     else:
         classes, allowed = _CLASSES_AFFN, b"Ee"
         if letters:
-            after = np.flatnonzero((codes == 69) | (codes == 101))
+            after = ((codes == 69) | (codes == 101)).nonzero()[0]
             before = codes[np.maximum(after - 1, 0)]
-            if np.any((after == 0) | ~(((before >= 48) & (before <= 57)) | (before == 46))):
+            if ((after == 0) | ~(((before >= 48) & (before <= 57)) | (before == 46))).any():
                 classes, allowed, asdf = _CLASSES_ASDF, _ASDF_LETTERS, True
     kinds = classes[codes]
     if letters.translate(None, allowed):
@@ -676,8 +676,8 @@ def _tokenise(data: str, line: int, pairs: bool, where: str | None):
     starts_mask = (kinds >= _SIGN) | ((kinds == _DIGIT) & after_blank)
     if not asdf:
         starts_mask[1:] &= ~((kinds[1:] == _SIGN) & (kinds[:-1] == _EXP))
-    starts = np.flatnonzero(starts_mask)
-    lines = np.cumsum(kinds == _NL, dtype=np.int32)[starts]
+    starts = starts_mask.nonzero()[0]
+    lines = (kinds == _NL).cumsum(dtype=np.int32)[starts]
     if not starts.size:
         return starts.astype(np.uint8), np.empty(0), lines
     digits = np.frombuffer(raw.translate(_DIGITS_ASDF if asdf else _DIGITS_AFFN), np.uint8)
@@ -718,24 +718,24 @@ def _integers_and_decimals(digits, starts) -> np.ndarray | None:
     points (an error, found and reported by the caller).
     """
     is_digit = (digits - np.uint8(48)) < 10
-    seen = np.cumsum(is_digit, dtype=np.int64)  # digits up to and including each byte
+    seen = is_digit.cumsum(dtype=np.int64)  # digits up to and including each byte
     bounds = np.empty(starts.size + 1, np.int64)
     bounds[:-1] = seen[starts] - is_digit[starts]
     bounds[-1] = seen[-1]
-    first, per_token = bounds[:-1], np.diff(bounds)
+    first, per_token = bounds[:-1], bounds[1:] - bounds[:-1]
     if per_token.min() == 0 or per_token.max() > 15:
         return None
     digit_values = digits[is_digit].astype(np.float64)
     digit_values -= 48.0
-    exponent = np.repeat(first + per_token - 1, per_token)
+    exponent = (first + per_token - 1).repeat(per_token)
     exponent -= np.arange(exponent.size)
     digit_values *= _POWERS[exponent]
     del exponent
     values = np.add.reduceat(digit_values, first)
-    points = np.flatnonzero(digits == 46)
+    points = (digits == 46).nonzero()[0]
     if points.size:
-        owner = np.searchsorted(starts, points, side="right") - 1
-        if np.any(owner[1:] == owner[:-1]):
+        owner = starts.searchsorted(points, side="right") - 1
+        if (owner[1:] == owner[:-1]).any():
             return None
         values[owner] /= _POWERS[(first + per_token)[owner] - seen[points]]
     values[digits[starts] == 45] *= -1
@@ -787,7 +787,8 @@ def _decode_xpp(context: _Context, data: str, line: int, x_axis: _Axis, y_axis: 
     if not y_values.size:
         raise ParseError("The data table has X values but no Y values.", line=line,
                          block=where)
-    exact = _integral(y_values, y_types)
+    # Exactness only matters for DIF sums and the Y checks that follow DIF lines.
+    exact = _integral(y_values, y_types) if (y_types == _DIF_T).any() else True
     y_types, y_values, rows = _expand_dup(context, y_types, y_values, y_lines, line, where)
     y = _accumulate(y_types, y_values, exact, line, rows, where)
     del y_values
@@ -797,11 +798,15 @@ def _decode_xpp(context: _Context, data: str, line: int, x_axis: _Axis, y_axis: 
     starts_with_check = _y_checks(y, y_types[lasts] == _DIF_T, rows, exact, line, y_axis,
                                   warnings, metadata)
     dropped = firsts[starts_with_check]
-    point_of_line = firsts - np.searchsorted(dropped, firsts) - starts_with_check
     if dropped.size:
-        y = np.delete(y, dropped)
+        point_of_line = firsts - dropped.searchsorted(firsts) - starts_with_check
+        keep = np.ones(y.size, bool)
+        keep[dropped] = False
+        y = y[keep]
+    else:
+        point_of_line = firsts - starts_with_check
     y *= y_axis.factor
-    checks_x = x_values[np.searchsorted(x_lines, row_lines)] * x_axis.factor
+    checks_x = x_values[x_lines.searchsorted(row_lines)] * x_axis.factor
     x = _x_axis(y.size, point_of_line, starts_with_check, checks_x, line + row_lines, x_axis,
                 scope, warnings)
     _finite(x, y, x_axis, y_axis, line, where)
@@ -865,7 +870,7 @@ def _expand_dup(context: _Context, types, values, lines, line: int, where: str |
     dup = types == _DUP_T
     repeats = None
     if dup.any():
-        positions = np.flatnonzero(dup)
+        positions = dup.nonzero()[0]
         before = positions - 1
         safe = np.maximum(before, 0)
         orphan = (before < 0) | (lines[safe] != lines[positions]) | (types[safe] == _DUP_T)
@@ -889,14 +894,18 @@ def _expand_dup(context: _Context, types, values, lines, line: int, where: str |
         repeats[before] = counts.astype(np.int64)
         keep = ~dup
         types, values, lines, repeats = types[keep], values[keep], lines[keep], repeats[keep]
-    change = np.flatnonzero(lines[1:] != lines[:-1]) + 1
-    firsts = np.concatenate(([0], change))
-    lasts = np.concatenate((change - 1, [types.size - 1]))
+    change = (lines[1:] != lines[:-1]).nonzero()[0] + 1
+    firsts = np.empty(change.size + 1, change.dtype)
+    firsts[0] = 0
+    firsts[1:] = change
+    lasts = np.empty(change.size + 1, change.dtype)
+    lasts[:-1] = change - 1
+    lasts[-1] = types.size - 1
     row_lines = lines[firsts]
     if repeats is not None:
-        ends = np.cumsum(repeats)
+        ends = repeats.cumsum()
         firsts, lasts = ends[firsts] - repeats[firsts], ends[lasts] - 1
-        types, values = np.repeat(types, repeats), np.repeat(values, repeats)
+        types, values = types.repeat(repeats), values.repeat(repeats)
     return types, values, (firsts, lasts, row_lines)
 
 
@@ -907,7 +916,7 @@ def _integral(values: np.ndarray, types: np.ndarray) -> bool:
     values = values[~dup]
     finite = values[np.isfinite(values)]
     repeat = float(counts.max()) if counts.size else 1.0
-    return (bool(np.all(finite == np.floor(finite)))
+    return (bool((finite == np.floor(finite)).all())
             and float(np.abs(finite).sum()) * repeat < 2.0**52)
 
 
@@ -923,12 +932,12 @@ def _accumulate(types, values, exact: bool, line: int, rows, where: str | None) 
     if dif[0]:
         raise ParseError("The first ordinate is a difference (DIF) with nothing before it.",
                          line=line + int(rows[2][0]), block=where)
-    starts = np.flatnonzero(~dif)
+    starts = (~dif).nonzero()[0]
     stops = np.append(starts[1:], values.size)
     if exact:
         sums = np.where(dif, values, 0.0)
         np.cumsum(sums, out=sums)
-        sums += np.repeat(values[starts] - sums[starts], stops - starts)
+        sums += (values[starts] - sums[starts]).repeat(stops - starts)
         return sums
     result = values.copy()
     longer = stops - starts > 1
