@@ -61,10 +61,3 @@ def to_png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
-
-
-def to_svg(figure: Figure) -> bytes:
-    """SVG bytes of a figure (for documents)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg")
-    return buffer.getvalue()

@@ -201,12 +201,6 @@ class StatusForm(FlaskForm):
     reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=1000)])
 
 
-class ReprintForm(FlaskForm):
-    """The reason for printing a label again."""
-
-    reason = StringField("Reason for the reprint", validators=[Length(max=500)],
-                         description="Required when the label was printed before.")
-    fmt = HiddenField(default="pdf")
 
 
 class BulkUploadForm(FlaskForm):

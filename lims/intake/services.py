@@ -16,7 +16,6 @@ from lims.db import db, serialize_writers, utcnow
 from lims.errors import Conflict, Invalid, NotFound
 from lims.intake.models import (
     STATUS_TRANSITIONS,
-    TERMINAL_STATUSES,
     Case,
     Counter,
     Location,
@@ -179,10 +178,6 @@ def change_status(actor: User, sample: Sample, new_status: str, reason: str) -> 
            new=new_status, reason=reason, **subject_of(sample))
     sample.status = new_status
 
-
-def is_final(sample: Sample) -> bool:
-    """True when the sample has left the laboratory for good."""
-    return sample.status in TERMINAL_STATUSES
 
 
 def record_label_print(actor: User, samples: list[Sample], reason: str, fmt: str) -> None:

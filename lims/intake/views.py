@@ -26,7 +26,6 @@ from lims.intake.forms import (
     CaseForm,
     LocationForm,
     RegisterSamplesForm,
-    ReprintForm,
     SampleEditForm,
     StatusForm,
     SubsampleForm,
@@ -161,7 +160,7 @@ def sample(lab_number: str):
     status_form.status.choices = [(s, s.replace("_", " "))
                                   for s in sorted(STATUS_TRANSITIONS[sample.status])]
     return render_template("intake/sample.html", sample=sample, status_form=status_form,
-                           reprint=ReprintForm(), is_holder=sample.holder_user_id == g.user.id,
+                           is_holder=sample.holder_user_id == g.user.id,
                            measurements=measurements_of(sample)
                            if can(g.user, "measurement.view") else [])
 
