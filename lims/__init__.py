@@ -45,12 +45,15 @@ def create_app(settings: Settings | None = None, testing: bool = False) -> Flask
     from lims.custody.views import bp as custody_bp
     from lims.errors import register_error_handlers
     from lims.intake.views import bp as intake_bp
+    from lims.library.views import bp as library_bp
     from lims.main.views import bp as main_bp
     from lims.measurements.views import bp as measurements_bp
+    from lims.search.views import bp as search_bp
+    from lims.spectra.views import bp as spectra_bp
     from lims.templating import register_template_helpers
 
     for blueprint in (main_bp, auth_bp, intake_bp, custody_bp, audit_bp, measurements_bp,
-                      api_bp):
+                      spectra_bp, library_bp, search_bp, api_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)
     register_error_handlers(app)

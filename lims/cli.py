@@ -135,6 +135,53 @@ def location_create(code: str, name: str):
     click.echo(f"created location {loc.code}")
 
 
+@main.group()
+def library():
+    """Manage reference libraries."""
+
+
+@library.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Library name, as printed on certificates.")
+@click.option("--version", "version_", required=True, help="Library version.")
+@click.option("--adapter", default=None, help="Force a file format (default: detect).")
+@click.option("--description", default="", help="Source, licence, coverage.")
+@click.option("--user", "username", default=None, help="Account answerable for the import.")
+@with_appcontext
+def library_import(file: Path, name: str, version_: str, adapter: str | None,
+                   description: str, username: str | None):
+    """Import a reference library file and build its search index."""
+    from lims.auth.services import get_user
+    from lims.errors import DomainError
+    from lims.library.services import import_library
+
+    def progress(done: int, total: int, phase: str) -> None:
+        click.echo(f"{phase}: {done}/{total}", err=True)
+
+    try:
+        actor = get_user(username) if username else None
+        imported = import_library(actor, file.read_bytes(), file.name, name=name,
+                                  version=version_, adapter=adapter, description=description,
+                                  progress=progress)
+    except DomainError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"library {imported.id}: {imported.label}, {imported.entry_count} entries, "
+               f"sha256 {imported.sha256}")
+
+
+@library.command("list")
+@with_appcontext
+def library_list():
+    """List the imported libraries."""
+    from lims.library.services import list_libraries
+
+    for lib in list_libraries():
+        click.echo(f"{lib.id:>4}  {lib.name} {lib.version}  {lib.kind}/{lib.technique}  "
+                   f"{lib.entry_count} entries  {'approved' if lib.approved else 'NOT approved'}"
+                   f"  {lib.sha256[:12]}")
+
+
 @main.command("watch")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--instrument", "instrument_name", required=True, help="Instrument name.")
@@ -218,3 +265,44 @@ def demo(host: str, port: int, seed_only: bool):
         return
     click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
     _serve(host, port, 2)
+
+
+@main.command("search")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--library", "library_name", required=True, help="Library name.")
+@click.option("--version", "library_version", default=None,
+              help="Library version (the latest when omitted).")
+@click.option("--algorithm", default=None,
+              help="hqi, hqi_derivative, euclidean, cosine, nist_identity or nist_reverse "
+                   "(default: nist_identity for mass spectra, hqi otherwise).")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 100))
+@click.option("--adapter", default=None, help="Force a reader instead of detection.")
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON.")
+@with_appcontext
+def search_command(file: Path, library_name: str, library_version: str | None,
+                   algorithm: str | None, top: int, adapter: str | None, as_json: bool):
+    """Search the first spectrum of an instrument file against a library (nothing stored)."""
+    import json
+
+    from lims.errors import DomainError
+    from lims.library.services import get_library_by_name
+    from lims.search import services as searches
+
+    try:
+        library_row = get_library_by_name(library_name, library_version)
+        chosen = algorithm or searches.default_algorithm(library_row.kind)
+        hits = searches.search_file(file.read_bytes(), file.name, library_row,
+                                    algorithm=chosen, top=top, adapter=adapter)
+    except DomainError as error:
+        _fail(error.message)
+    rows = [searches.hit_json(hit, library_row) for hit in hits]
+    if as_json:
+        click.echo(json.dumps({"file": file.name, "library": library_row.name,
+                               "library_version": library_row.version,
+                               "library_sha256": library_row.sha256, "algorithm": chosen,
+                               "hits": rows}, indent=2))
+        return
+    click.echo(f"{file.name} against {library_row.name} {library_row.version} ({chosen}):")
+    for row in rows:
+        click.echo(f"{row['rank']:>3}  {row['score']:10.4f}  {row['substance']}"
+                   f"{'  CAS ' + row['cas'] if row['cas'] else ''}")

@@ -1,15 +1,14 @@
-"""Demo data: one user per role, storage locations, cases, samples and custody events."""
+"""Demo data: users, locations, cases, samples, custody events and reference libraries."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-import numpy as np
 from flask import current_app
 from sqlalchemy import select
 
 from lims.auth.models import User
-from lims.auth.services import create_user
+from lims.auth.services import create_user, get_user
 from lims.custody.services import Party, transfer
 from lims.db import db, utcnow
 from lims.intake.services import (
@@ -19,26 +18,15 @@ from lims.intake.services import (
     register_samples,
     register_subsample,
 )
+from lims.library.demo import jcamp_ir_block, noisy_cocaine_absorbance, seed_demo_libraries
 from lims.measurements.services import create_instrument, import_file
 
 
 def demo_ir_jcamp(title: str) -> bytes:
-    """A synthetic ATR-FTIR spectrum (Gaussian bands) written as JCAMP-DX AFFN."""
-    x = np.arange(4000.0, 599.0, -2.0)
-    bands = ((2940, 30, 0.25), (1730, 14, 0.9), (1710, 12, 0.75), (1275, 18, 0.6),
-             (1105, 16, 0.55), (1030, 20, 0.45), (735, 10, 0.35))
-    y = 0.02 + sum(h * np.exp(-((x - c) / w) ** 2) for c, w, h in bands)
-    lines = [f"##TITLE={title} white powder (demo)", "##JCAMP-DX=4.24",
-             "##DATA TYPE=INFRARED SPECTRUM", "##ORIGIN=Customs LIMS demo data",
-             "##OWNER=public domain", "##SPECTROMETER/DATA SYSTEM=Thermo Nicolet iS50",
-             "##XUNITS=1/CM", "##YUNITS=ABSORBANCE", "##XFACTOR=1", "##YFACTOR=0.0001",
-             f"##FIRSTX={x[0]:g}", f"##LASTX={x[-1]:g}", f"##NPOINTS={x.size}",
-             f"##FIRSTY={y[0]:.4f}", "##XYDATA=(X++(Y..Y))"]
-    counts = np.rint(y / 0.0001).astype(int)
-    for start in range(0, x.size, 10):
-        lines.append(f"{x[start]:g} " + " ".join(str(v) for v in counts[start:start + 10]))
-    lines.append("##END=")
-    return ("\n".join(lines) + "\n").encode()
+    """A synthetic ATR-FTIR spectrum of the seized powder: the demo library's cocaine, noisy."""
+    return jcamp_ir_block(f"{title} white powder (demo)", noisy_cocaine_absorbance(), {
+        "ORIGIN": "Customs LIMS demo data", "OWNER": "public domain",
+        "SPECTROMETER/DATA SYSTEM": "Thermo Nicolet iS50"}).encode()
 
 
 DEMO_USERS = (
@@ -53,14 +41,15 @@ LOCATIONS = (("VAULT-A", "Evidence vault A"), ("SAFE-1", "Drug safe 1"),
 
 
 def seed() -> bool:
-    """Seed an empty database; return False when demo users already exist."""
+    """Seed an empty database; return False when the demo data is already there."""
     if db.session.scalar(select(User.id).where(User.username == "tech")):
-        return False
+        return seed_demo_libraries(get_user("chem"))  # a data folder from before the libraries
     settings = current_app.config["LIMS"]
     users = {u: create_user(None, u, name, role, pw) for u, name, role, pw in DEMO_USERS}
     for code, name in LOCATIONS:
         create_location(users["admin"], code, name)
     tech, chem = users["tech"], users["chem"]
+    seed_demo_libraries(chem)
     vault = Party(location=get_location("VAULT-A"))
 
     port = create_case(tech, {

@@ -4,8 +4,17 @@ from lims.audit.models import AuditEntry
 from lims.auth.models import ApiToken, AuthSession, User
 from lims.custody.models import CustodyEvent
 from lims.intake.models import Case, Counter, Location, Sample, case_investigator
+from lims.library.models import (
+    LegalStatus,
+    LibraryEntry,
+    ReferenceLibrary,
+    Substance,
+    SubstanceSynonym,
+)
 from lims.measurements.models import Instrument, Measurement, RawFile, SpectrumRecord
+from lims.search.models import Search, SearchHit
 
 __all__ = ["ApiToken", "AuditEntry", "AuthSession", "Case", "Counter", "CustodyEvent",
-           "Instrument", "Location", "Measurement", "RawFile", "Sample", "SpectrumRecord",
-           "User", "case_investigator"]
+           "Instrument", "LegalStatus", "LibraryEntry", "Location", "Measurement", "RawFile",
+           "ReferenceLibrary", "Sample", "Search", "SearchHit", "SpectrumRecord", "Substance",
+           "SubstanceSynonym", "User", "case_investigator"]

@@ -2,6 +2,7 @@
 
 import io
 import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,16 +19,25 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def _url(app, rule: Rule, world: dict) -> str:
     values = {"lab_number": world["sample"], "case_number": world["case"], "username": "tech1",
               "fmt": "pdf", "filename": "css/app.css", "name": "FTIR-1",
-              "measurement_id": world["measurement"], "spectrum_id": world["spectrum"]}
+              "measurement_id": world["measurement"], "spectrum_id": world["spectrum"],
+              "library_id": world["library"], "substance_id": world["substance"],
+              "status_id": world["status"], "search_id": world["search"],
+              "hit_id": world["hit"]}
     args = {name: values[name] for name in rule.arguments}
     return app.url_map.bind("localhost").build(rule.endpoint, args)
 
 
 @pytest.fixture
 def world(app, make_user, make_case, make_samples, make_location):
+    from lims.demo import demo_ir_jcamp
+    from lims.library.demo import ir_library_file
+    from lims.library.services import add_legal_status, import_library
     from lims.measurements.services import create_instrument, import_file
+    from lims.search.services import run_search
+    from lims.spectra.processing import Recipe
 
     tech = make_user("technician", username="tech1")
+    chemist = make_user("chemist", username="chem1")
     make_location("VAULT-A")
     case = make_case(tech)
     sample = make_samples(tech, case, 2)[0]
@@ -36,10 +46,22 @@ def world(app, make_user, make_case, make_samples, make_location):
         measurement = import_file(db.session.merge(tech), db.session.merge(sample),
                                   (FIXTURES / "ir_small.jdx").read_bytes(), "ir.jdx", None,
                                   None)
+        library = import_library(db.session.merge(chemist), ir_library_file(), "ir.jdx",
+                                 name="Test IR library", version="1")
+        ftir = import_file(db.session.merge(chemist), db.session.merge(sample),
+                           demo_ir_jcamp(sample.lab_number), "ftir.jdx", None, None)
+        search = run_search(db.session.merge(chemist), ftir.spectra[0], library,
+                            algorithm="hqi", top=3, recipe=Recipe())
+        substance = search.hits[0].entry.substance
+        status = add_legal_status(db.session.merge(chemist), substance, {
+            "regime": "National list", "schedule": "List I",
+            "effective_from": date(2020, 1, 1), "effective_to": None, "reference": "test"})
         db.session.commit()
-        ids = measurement.id, measurement.spectra[0].id
+        ids = (measurement.id, measurement.spectra[0].id, library.id, substance.id, status.id,
+               search.id, search.hits[0].id)
     return {"tech": tech, "case": case.case_number, "sample": sample.lab_number,
-            "measurement": ids[0], "spectrum": ids[1]}
+            "measurement": ids[0], "spectrum": ids[1], "library": ids[2], "substance": ids[3],
+            "status": ids[4], "search": ids[5], "hit": ids[6]}
 
 
 def test_every_view_needs_a_login_except_the_public_ones(app, client, world):
@@ -80,7 +102,8 @@ def test_role_matrix_for_every_page(app, client, world, make_user, login, role):
         if role not in PERMISSIONS[permission]:
             assert response.status_code == 403, (role, url, response.status_code)
         elif role == "investigator" and rule.arguments & {"lab_number", "case_number",
-                                                           "measurement_id", "spectrum_id"}:
+                                                           "measurement_id", "spectrum_id",
+                                                           "search_id", "hit_id"}:
             assert response.status_code == 404, (role, url)  # not assigned to this case
         else:
             assert response.status_code in (200, 302), (role, url, response.status_code)

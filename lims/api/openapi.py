@@ -8,6 +8,7 @@ from lims.custody.forms import CustodyRequest
 from lims.forms import LabDateTimeField, WeightField
 from lims.intake.forms import CaseForm, ItemForm
 from lims.measurements.services import ADAPTER_CHOICES
+from lims.search.forms import SearchRequest
 
 ERROR = {"type": "object", "required": ["error"],
          "properties": {"error": {"type": "string"}, "field": {"type": "string"}}}
@@ -80,12 +81,27 @@ SPECTRUM = {"type": "object", "properties": {
     "n_points": {"type": "integer", "description": "points, or peaks for a peak list"},
     "x_first": {"type": ["number", "null"]}, "x_last": {"type": ["number", "null"]},
     "x_unit": {"type": "string"}, "y_unit": {"type": "string"}, "title": {"type": "string"}}}
+HIT = {"type": "object", "properties": {
+    "rank": {"type": "integer"}, "substance": {"type": "string"}, "cas": {"type": "string"},
+    "score": {"type": "number", "description": "display value (HQI 0-100, cosine, MF 0-999)"},
+    "raw": {"type": "number", "description": "exact float64 r, cosine, distance or MF"},
+    "matches": {"type": ["integer", "null"]}, "entry_id": {"type": "integer"},
+    "library": {"type": "string"}, "library_version": {"type": "string"},
+    "decision": {"type": ["string", "null"]}}}
+SEARCH_RESULT = {"type": "object", "properties": {
+    "search_id": {"type": "integer"}, "url": {"type": "string"},
+    "spectrum_id": {"type": "integer"}, "library": {"type": "string"},
+    "library_version": {"type": "string"}, "library_sha256": {"type": "string"},
+    "algorithm": {"type": "string"}, "algorithm_label": {"type": "string"},
+    "recipe": {"type": "object"}, "recipe_sha256": {"type": "string"},
+    "hits": {"type": "array", "items": HIT}}}
 REASON = {"name": "reason", "in": "query", "required": False, "schema": {"type": "string"},
           "description": "Required for a reprint."}
 
 
 def _operations() -> dict:
     item = form_schema(ItemForm)
+    search = form_schema(SearchRequest)
     return {
         "/api/v1/openapi.json": {"get": {
             "summary": "This document (needs a token, like every endpoint)",
@@ -144,6 +160,12 @@ def _operations() -> dict:
             "parameters": [_param("measurement_id", "Measurement id")],
             "responses": _responses("200", {"type": "string", "format": "binary"},
                                     "application/octet-stream")}},
+        "/api/v1/spectra/{spectrum_id}/search": {"post": {
+            "summary": "Search a spectrum against a reference library (stored, audited)",
+            "parameters": [_param("spectrum_id", "Spectrum id")],
+            "requestBody": _body({**search, "properties": {**search["properties"], "recipe": {
+                "type": "object", "description": "Processing recipe applied first (optional)"}}}),
+            "responses": _responses("201", SEARCH_RESULT, errors=(400, 401, 403, 404, 409, 422))}},
         "/api/v1/samples/{lab_number}/custody": {"post": {
             "summary": "Record a hand-over, return or destruction", "parameters": [SAMPLE],
             "requestBody": _body(form_schema(CustodyRequest)),

@@ -15,7 +15,11 @@ from lims.files import raw_response
 from lims.intake import services as intake
 from lims.intake.forms import CaseForm, ItemForm
 from lims.intake.labels import label_dicts, render_labels
+from lims.library import services as library
 from lims.measurements import services as measurements
+from lims.search import services as searches
+from lims.search.forms import SearchRequest
+from lims.spectra.processing import Recipe
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -269,3 +273,39 @@ def raw_measurement(measurement_id: int):
     measurement = measurements.get_measurement(g.user, measurement_id)
     return raw_response(measurements.raw_bytes(measurement), measurement.original_filename,
                         measurement.raw_sha256)
+
+
+def _recipe(body: dict) -> Recipe:
+    """The optional `recipe` object of a search request (422 naming the bad step)."""
+    raw = body.pop("recipe", None)
+    if raw is None:
+        return Recipe()
+    if not isinstance(raw, dict):
+        raise Invalid("recipe: send an object such as {\"smoothing_window\": 11}.", "recipe")
+    try:
+        return Recipe.from_dict(raw)
+    except ValueError as error:
+        raise Invalid(f"recipe: {error}", "recipe") from error
+
+
+@bp.route("/spectra/<int:spectrum_id>/search", methods=["POST"])
+@login_required
+def search_spectrum(spectrum_id: int):
+    """Search a spectrum against a library; the search and its hits are stored."""
+    require(g.user, "search.run")
+    spectrum = measurements.get_spectrum(g.user, spectrum_id)
+    body = _json_body()
+    recipe = _recipe(body)
+    form = _validated(SearchRequest(formdata=_formdata(body), meta={"csrf": False}))
+    library_row = library.get_library_by_name(form.library.data,
+                                              form.library_version.data or None)
+    search = searches.run_search(g.user, spectrum, library_row, algorithm=form.algorithm.data,
+                                 top=form.top.data or 10, recipe=recipe)
+    db.session.commit()
+    return jsonify({
+        "search_id": search.id, "url": url_for("search.result", search_id=search.id),
+        "spectrum_id": spectrum.id, "library": search.library_name,
+        "library_version": search.library_version, "library_sha256": search.library_sha256,
+        "algorithm": search.algorithm, "algorithm_label": search.algorithm_label,
+        "recipe": search.recipe, "recipe_sha256": search.recipe_sha256,
+        "hits": [searches.hit_json(hit, library_row) for hit in search.hits]}), 201

@@ -28,6 +28,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "instrument.manage": frozenset({"admin"}),
     "measurement.view": STAFF,
     "measurement.upload": STAFF,
+    "library.view": STAFF,
+    "library.manage": frozenset({"chemist", "reviewer", "admin"}),
+    "search.run": frozenset({"chemist", "reviewer", "admin"}),
+    "search.decide": frozenset({"chemist", "reviewer", "admin"}),
 }
 
 

@@ -1,0 +1,1 @@
+"""Reference libraries, substances and their dated legal status."""

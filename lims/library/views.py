@@ -1,0 +1,184 @@
+"""Reference libraries (list, import, entries, approval) and substances with legal status."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+
+from lims.auth.access import can, permission_required, require
+from lims.db import db, utcnow
+from lims.errors import DomainError
+from lims.forms import apply_error
+from lims.library import services
+from lims.library.forms import (
+    ApprovalForm,
+    EndStatusForm,
+    ImportForm,
+    LegalStatusForm,
+    SubstanceForm,
+)
+
+bp = Blueprint("library", __name__)
+
+
+def _lab_today():
+    return utcnow().astimezone(current_app.config["LIMS"].timezone).date()
+
+
+@bp.route("/libraries", methods=["GET", "POST"])
+@permission_required("library.view")
+def libraries():
+    """The imported libraries; chemists, reviewers and admins import new ones."""
+    form = ImportForm()
+    status = 200
+    if form.is_submitted():
+        require(g.user, "library.manage")
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            library = services.import_library(
+                g.user, upload.read(), upload.filename or "library", name=form.name.data,
+                version=form.version.data, adapter=form.adapter.data or None,
+                description=form.description.data or "")
+        except DomainError as error:
+            db.session.rollback()
+            apply_error(form, error)
+            status = error.status
+        else:
+            db.session.commit()
+            flash(f"{library.label} imported with {library.entry_count} entries.")
+            return redirect(url_for("library.library", library_id=library.id))
+    elif form.is_submitted():
+        status = 400
+    return render_template("library/libraries.html", form=form,
+                           libraries=services.list_libraries(),
+                           can_manage=can(g.user, "library.manage")), status
+
+
+def _library_page(library, approval: ApprovalForm, status: int = 200):
+    page = services.entries(library, after=request.args.get("after", type=int))
+    return render_template("library/library.html", library=library, page=page,
+                           approval=approval, can_manage=can(g.user, "library.manage")), status
+
+
+@bp.route("/libraries/<int:library_id>")
+@permission_required("library.view")
+def library(library_id: int):
+    """One library: where it came from, its index, and its entries in file order."""
+    library = services.get_library(library_id)
+    approval = ApprovalForm(formdata=None, approved="0" if library.approved else "1")
+    return _library_page(library, approval)
+
+
+@bp.route("/libraries/<int:library_id>/approval", methods=["POST"])
+@permission_required("library.manage")
+def approval(library_id: int):
+    """Put a library on the approved list for casework or take it off, with a reason."""
+    library = services.get_library(library_id)
+    form = ApprovalForm()
+    if form.validate_on_submit():
+        try:
+            services.set_library_approval(g.user, library, form.approved.data == "1",
+                                          form.reason.data)
+        except DomainError as error:
+            db.session.rollback()
+            apply_error(form, error)
+            return _library_page(library, form, error.status)
+        db.session.commit()
+        flash(f"{library.label} is {'approved' if library.approved else 'not approved'} "
+              "for casework.")
+        return redirect(url_for("library.library", library_id=library.id))
+    return _library_page(library, form, 400)
+
+
+@bp.route("/substances")
+@permission_required("library.view")
+def substances():
+    """Substances found by name, synonym or CAS number."""
+    text = request.args.get("q", "").strip()
+    return render_template("library/substances.html", query=text,
+                           substances=services.search_substances(text))
+
+
+def _substance_page(substance, status_form: LegalStatusForm, status: int = 200):
+    today = _lab_today()
+    in_force = {s.id for s in services.legal_status_on(substance, today)}
+    return render_template("library/substance.html", substance=substance, today=today,
+                           in_force=in_force, status_form=status_form,
+                           end_form=EndStatusForm(formdata=None),
+                           entries=services.substance_entries(substance),
+                           can_manage=can(g.user, "library.manage")), status
+
+
+@bp.route("/substances/<int:substance_id>")
+@permission_required("library.view")
+def substance(substance_id: int):
+    """A substance: identifiers, library entries and its dated legal status."""
+    return _substance_page(services.get_substance(substance_id),
+                           LegalStatusForm(formdata=None))
+
+
+@bp.route("/substances/<int:substance_id>/legal-status", methods=["POST"])
+@permission_required("library.manage")
+def add_status(substance_id: int):
+    """Record a dated control-list entry of a substance."""
+    substance = services.get_substance(substance_id)
+    form = LegalStatusForm()
+    if form.validate_on_submit():
+        try:
+            services.add_legal_status(g.user, substance, form.status_data())
+        except DomainError as error:
+            db.session.rollback()
+            apply_error(form, error)
+            return _substance_page(substance, form, error.status)
+        db.session.commit()
+        flash(f"Legal status recorded for {substance.name}.")
+        return redirect(url_for("library.substance", substance_id=substance.id))
+    return _substance_page(substance, form, 400)
+
+
+@bp.route("/legal-status/<int:status_id>/end", methods=["POST"])
+@permission_required("library.manage")
+def end_status(status_id: int):
+    """End an open legal-status entry from a date, with the reason."""
+    entry = services.get_legal_status(status_id)
+    form = EndStatusForm()
+    if form.validate_on_submit():
+        try:
+            services.end_legal_status(g.user, entry, form.effective_to.data, form.reason.data)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+        else:
+            db.session.commit()
+            flash(f"{entry.regime} {entry.schedule} ends on {entry.effective_to}.")
+    else:
+        flash("Give the end date and the reason.", "error")
+    return redirect(url_for("library.substance", substance_id=entry.substance_id))
+
+
+@bp.route("/substances/<int:substance_id>/edit", methods=["GET", "POST"])
+@permission_required("library.manage")
+def edit_substance(substance_id: int):
+    """Change a substance's name, CAS number, formula, synonyms or notes, with a reason."""
+    substance = services.get_substance(substance_id)
+    form = SubstanceForm(obj=substance)
+    if not form.is_submitted():
+        form.synonyms.data = "\n".join(substance.synonyms)
+        form.cas.data = substance.cas or ""
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.update_substance(g.user, substance, form.substance_data(),
+                                      form.reason.data)
+        except DomainError as error:
+            db.session.rollback()
+            apply_error(form, error)
+            status = error.status
+        else:
+            db.session.commit()
+            flash(f"{substance.name} saved.")
+            return redirect(url_for("library.substance", substance_id=substance.id))
+    elif form.is_submitted():
+        status = 400
+    return render_template("library/substance_edit.html", form=form, substance=substance), \
+        status

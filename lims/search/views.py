@@ -1,0 +1,103 @@
+"""Library searches from the spectrum page, stored results and hit decisions."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, url_for
+
+from lims.auth.access import can, permission_required
+from lims.db import db
+from lims.errors import DomainError
+from lims.forms import apply_error
+from lims.library import services as library
+from lims.measurements.services import get_spectrum
+from lims.search import services
+from lims.search.forms import HitDecisionForm, SearchForm
+from lims.spectra.processing import Recipe
+
+bp = Blueprint("search", __name__)
+
+
+def search_form(spectrum, *, posted: bool = False) -> SearchForm:
+    """The search form for a spectrum: approved libraries of its technique, its algorithms."""
+    kind = services.library_kind(spectrum.technique, spectrum.kind)
+    form = SearchForm() if posted else SearchForm(formdata=None)
+    form.library.choices = [
+        (str(lib.id), f"{lib.name} {lib.version} ({lib.entry_count} spectra)")
+        for lib in library.list_libraries(kind=kind, approved_only=True)
+        if lib.technique == spectrum.technique]
+    form.algorithm.choices = [(a.name, a.label) for a in services.algorithms_for(kind)]
+    if not posted:
+        form.algorithm.data = services.default_algorithm(kind)
+    return form
+
+
+def panel_context(user, spectrum, recipe) -> dict:
+    """What the spectrum page needs to show the search panel and earlier searches."""
+    form = search_form(spectrum)
+    form.recipe.data = recipe.to_json() if recipe is not None else Recipe().to_json()
+    return {"search_form": form, "searches": services.searches_of(spectrum),
+            "can_search": can(user, "search.run")}
+
+
+@bp.route("/spectra/<int:spectrum_id>/search", methods=["POST"])
+@permission_required("search.run")
+def run(spectrum_id: int):
+    """Search a spectrum, processed by the posted recipe, and store the result."""
+    spectrum = get_spectrum(g.user, spectrum_id)
+    form = search_form(spectrum, posted=True)
+    error = None
+    if form.validate_on_submit():
+        try:
+            recipe = Recipe.from_json(form.recipe.data or "{}")
+            search = services.run_search(g.user, spectrum,
+                                         library.get_library(int(form.library.data)),
+                                         algorithm=form.algorithm.data, top=form.top.data,
+                                         recipe=recipe)
+        except ValueError as problem:
+            error = f"Processing recipe: {problem}"
+        except DomainError as problem:
+            db.session.rollback()
+            error = problem.message
+        else:
+            db.session.commit()
+            return redirect(url_for("search.result", search_id=search.id))
+    else:
+        error = "; ".join(f"{form[name].label.text}: {messages[0]}"
+                          for name, messages in form.errors.items())
+    return render_template("search/error.html", spectrum=spectrum, error=error), 422
+
+
+def _render_result(search, form: HitDecisionForm, failed_hit: int | None = None):
+    overlays = [f"entry:{hit.entry_id}" for hit in search.hits[:3]]
+    return render_template("search/result.html", search=search,
+                           recipe_summary=Recipe.from_dict(search.recipe).describe(),
+                           overlay_top=overlays[:1], overlay_top3=overlays,
+                           decision_form=form, failed_hit=failed_hit,
+                           can_decide=can(g.user, "search.decide"))
+
+
+@bp.route("/searches/<int:search_id>")
+@permission_required("measurement.view")
+def result(search_id: int):
+    """A stored search: library version, algorithm, recipe, ranked hits and decisions."""
+    return _render_result(services.get_search(g.user, search_id), HitDecisionForm(formdata=None))
+
+
+@bp.route("/searches/<int:search_id>/hits/<int:hit_id>/decision", methods=["POST"])
+@permission_required("search.decide")
+def decide(search_id: int, hit_id: int):
+    """Accept or reject one hit with a comment (audited)."""
+    search = services.get_search(g.user, search_id)
+    hit = services.get_hit(search, hit_id)
+    form = HitDecisionForm()
+    if form.validate_on_submit():
+        try:
+            services.decide_hit(g.user, hit, form.decision.data, form.comment.data)
+        except DomainError as problem:
+            db.session.rollback()
+            apply_error(form, problem)
+        else:
+            db.session.commit()
+            flash(f"Hit {hit.rank} ({hit.substance_name}) {form.decision.data}.")
+            return redirect(url_for("search.result", search_id=search.id))
+    return _render_result(search, form, hit.id), 422

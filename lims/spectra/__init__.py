@@ -1,0 +1,1 @@
+"""Spectrum review: processing recipes, the interactive viewer and overlays."""

@@ -1,0 +1,1 @@
+"""Tests of the library-search engine (lims.search.scores and lims.search.index)."""
