@@ -267,6 +267,46 @@ def demo(host: str, port: int, seed_only: bool):
     _serve(host, port, 2)
 
 
+@main.group()
+def keys():
+    """Manage the laboratory's signing key."""
+
+
+@keys.command("init")
+@click.option("--lab-name", default=None, help="Name in the certificates (default LIMS_LAB_NAME).")
+@click.option("--force", is_flag=True,
+              help="Replace an existing key (back it up first: it proves who signed).")
+@with_appcontext
+def keys_init(lab_name: str | None, force: bool):
+    """Create a demo root CA and the laboratory's signing key and certificate."""
+    from lims.errors import DomainError
+    from lims.signing import init_keys
+
+    settings = current_app.config["LIMS"]
+    try:
+        info = init_keys(settings, lab_name=lab_name or settings.lab_name, force=force)
+    except DomainError as error:
+        _fail(error.message)
+    click.echo(f"signing key {info.p12_path}: {info.signer_subject}, "
+               f"valid until {info.not_after:%Y-%m-%d}, SHA-256 {info.sha256_fingerprint}")
+    click.echo(f"CA certificate {info.ca_path}: {info.ca_subject}")
+
+
+@keys.command("export-ca")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def keys_export_ca(path: Path):
+    """Write the CA certificate that verifiers must trust to PATH (PEM)."""
+    from lims.errors import DomainError
+    from lims.signing import export_ca
+
+    try:
+        export_ca(current_app.config["LIMS"], path)
+    except DomainError as error:
+        _fail(error.message)
+    click.echo(f"wrote {path}")
+
+
 @main.command("search")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--library", "library_name", required=True, help="Library name.")

@@ -24,11 +24,27 @@ ENV_KEYS = {
     "(default 5).",
     "LIMS_SECURE_COOKIES": "1 to mark cookies Secure (behind HTTPS); default 0.",
     "LIMS_PROXY_HOPS": "Number of trusted reverse proxies in front of the app (default 0).",
+    "LIMS_SIGNING_P12": "PKCS#12 file with the laboratory's signing key and certificate chain; "
+    "a relative path is inside LIMS_DATA_DIR (default keys/signing.p12; `lims keys init`).",
+    "LIMS_SIGNING_P12_PASSWORD": "Password of the PKCS#12 file; generated once next to it "
+    "(<file>.password, mode 600) when not given, for demo and test use.",
+    "LIMS_TSA_URL": "RFC 3161 time-stamp server for PAdES B-T signatures; empty (default) signs "
+    "PAdES B-B without a time-stamp.",
 }
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, "").strip() or default
+
+
+def _generated_secret(path: Path) -> str:
+    """Return the secret kept in path (mode 600), generating it on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -38,13 +54,14 @@ def _secret_key(data_dir: Path) -> str:
         if len(given) < 32:
             raise RuntimeError("LIMS_SECRET_KEY must be at least 32 characters long.")
         return given
-    path = data_dir / "secret_key"
-    if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return _generated_secret(data_dir / "secret_key")
+
+
+def _signing_password(p12: Path) -> str:
+    """Return LIMS_SIGNING_P12_PASSWORD, or a password generated once next to the key file."""
+    return os.environ.get("LIMS_SIGNING_P12_PASSWORD", "") or _generated_secret(
+        p12.with_name(p12.name + ".password")
+    )
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,14 @@ class Settings:
     login_max_failures: int = 5
     secure_cookies: bool = False
     proxy_hops: int = 0
+    signing_p12: Path = Path("keys", "signing.p12")  # relative to data_dir unless absolute
+    signing_p12_password: str = ""
+    tsa_url: str = ""
+
+    @property
+    def signing_key_file(self) -> Path:
+        """PKCS#12 file of the laboratory's signing key (setting LIMS_SIGNING_P12)."""
+        return self.data_dir / self.signing_p12
 
     @property
     def file_store(self) -> Path:
@@ -94,6 +119,8 @@ def load_settings(**overrides) -> Settings:
     database_url = overrides.pop("database_url", None) or _env(
         "LIMS_DATABASE_URL", f"sqlite:///{data_dir / 'lims.sqlite3'}"
     )
+    signing_p12 = Path(overrides.pop("signing_p12", None) or _env("LIMS_SIGNING_P12",
+                                                                  "keys/signing.p12"))
     values = {
         "data_dir": data_dir,
         "database_url": database_url,
@@ -108,6 +135,10 @@ def load_settings(**overrides) -> Settings:
         "login_max_failures": int(_env("LIMS_LOGIN_MAX_FAILURES", "5")),
         "secure_cookies": _env("LIMS_SECURE_COOKIES", "0") == "1",
         "proxy_hops": int(_env("LIMS_PROXY_HOPS", "0")),
+        "signing_p12": signing_p12,
+        "signing_p12_password": overrides.pop("signing_p12_password", None)
+        or _signing_password(data_dir / signing_p12),
+        "tsa_url": _env("LIMS_TSA_URL", ""),
     }
     values.update(overrides)
     return Settings(**values)

@@ -1,0 +1,1 @@
+"""Findings per sample: identification scheme, sampling plan, net weight, conclusion, review."""
