@@ -25,8 +25,13 @@ def live_server(app):
     thread.join(5)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def _browser():
+    """Chromium for one test module.
+
+    Module scope, not session: Playwright's sync API keeps an asyncio loop running in this
+    thread while it is open, and code after the browser modules calls asyncio.run() (pyHanko).
+    """
     if not Path(CHROMIUM).exists():
         require_tool("chromium")
     from playwright.sync_api import sync_playwright

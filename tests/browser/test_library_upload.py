@@ -3,14 +3,13 @@
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import _browser, browser_page, live_server  # noqa: F401
 from tests.library.conftest import SMALL_MSP
 
 pytestmark = pytest.mark.browser
 
 
 def test_import_with_progress_then_a_duplicate_shows_its_error(
-        live_server, browser_page, make_user, password, tmp_path):  # noqa: F811
+        live_server, browser_page, make_user, password, tmp_path):
     make_user("chemist", username="dimitar")
     path = tmp_path / "small.msp"
     path.write_bytes(SMALL_MSP)
