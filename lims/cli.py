@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -213,7 +214,7 @@ def watch(directory: Path, instrument_name: str, username: str, once: bool, inte
         time.sleep(interval)
 
 
-def _serve(host: str, port: int, workers: int) -> None:
+def _serve(host: str, port: int, workers: int, settings=None) -> None:
     """Run gunicorn in this process; every worker builds its own application."""
     from gunicorn.app.base import BaseApplication
 
@@ -226,7 +227,7 @@ def _serve(host: str, port: int, workers: int) -> None:
                     self.cfg.set(key, value)
 
         def load(self):
-            return create_app()
+            return create_app(settings)
 
     Server().run()
 
@@ -249,9 +250,14 @@ def demo(host: str, port: int, seed_only: bool):
     """Create the data folder, migrate, seed demo data, print the logins and serve."""
     from flask_migrate import upgrade
 
-    from lims.demo import DEMO_USERS, seed
+    from lims.demo import DEMO_LAB_ADDRESS, DEMO_USERS, seed
 
-    settings = current_app.config["LIMS"]
+    # A demo laboratory prints a demo address and QR codes that point at this server.
+    settings = dataclasses.replace(
+        current_app.config["LIMS"],
+        lab_address=current_app.config["LIMS"].lab_address or DEMO_LAB_ADDRESS,
+        public_url=current_app.config["LIMS"].public_url or f"http://{host}:{port}")
+    current_app.config["LIMS"] = settings
     upgrade()
     created = seed()
     db.session.commit()
@@ -264,7 +270,7 @@ def demo(host: str, port: int, seed_only: bool):
     if seed_only:
         return
     click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")
-    _serve(host, port, 2)
+    _serve(host, port, 2, settings)
 
 
 @main.group()

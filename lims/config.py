@@ -14,8 +14,13 @@ ENV_KEYS = {
     "LIMS_SECRET_KEY": "Session signing key (>= 32 characters); generated once into the data "
     "folder when not given.",
     "LIMS_LAB_NAME": "Laboratory name printed on labels and reports.",
+    "LIMS_LAB_ADDRESS": "Postal address of the laboratory printed on certificates.",
     "LIMS_LAB_NUMBER_PREFIX": "Prefix of sample lab numbers (default CL).",
     "LIMS_CASE_NUMBER_PREFIX": "Prefix of case numbers (default CASE).",
+    "LIMS_CERTIFICATE_PREFIX": "Middle part of certificate numbers, <lab prefix>-<this>-YYYY-NNNNN "
+    "(default CERT).",
+    "LIMS_PUBLIC_URL": "Base URL printed in the certificates' QR codes (<url>/verify/<token>); "
+    "default: the URL the issuing request came in on.",
     "LIMS_TIMEZONE": "The laboratory's time zone for display (default UTC); storage is UTC.",
     "LIMS_IDLE_TIMEOUT_MINUTES": "Idle session timeout (default 30; 15 for roles that sign).",
     "LIMS_SESSION_MAX_HOURS": "Absolute session lifetime (default 12).",
@@ -72,8 +77,11 @@ class Settings:
     database_url: str
     secret_key: str
     lab_name: str = "Customs Laboratory"
+    lab_address: str = ""
     lab_number_prefix: str = "CL"
     case_number_prefix: str = "CASE"
+    certificate_prefix: str = "CERT"
+    public_url: str = ""
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     idle_timeout_minutes: int = 30
     signer_idle_timeout_minutes: int = 15
@@ -126,8 +134,11 @@ def load_settings(**overrides) -> Settings:
         "database_url": database_url,
         "secret_key": overrides.pop("secret_key", None) or _secret_key(data_dir),
         "lab_name": _env("LIMS_LAB_NAME", "Customs Laboratory"),
+        "lab_address": _env("LIMS_LAB_ADDRESS", ""),
         "lab_number_prefix": _env("LIMS_LAB_NUMBER_PREFIX", "CL"),
         "case_number_prefix": _env("LIMS_CASE_NUMBER_PREFIX", "CASE"),
+        "certificate_prefix": _env("LIMS_CERTIFICATE_PREFIX", "CERT"),
+        "public_url": _env("LIMS_PUBLIC_URL", "").rstrip("/"),
         "timezone": ZoneInfo(_env("LIMS_TIMEZONE", "UTC")),
         "idle_timeout_minutes": int(_env("LIMS_IDLE_TIMEOUT_MINUTES", "30")),
         "session_max_hours": int(_env("LIMS_SESSION_MAX_HOURS", "12")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 from flask import current_app
 from sqlalchemy import select
 
@@ -18,8 +19,25 @@ from lims.intake.services import (
     register_samples,
     register_subsample,
 )
-from lims.library.demo import jcamp_ir_block, noisy_cocaine_absorbance, seed_demo_libraries
+from lims.library.demo import (
+    LIBRARY_NAME,
+    SUBSTANCES,
+    jcamp_ir_block,
+    noisy_cocaine_absorbance,
+    seed_demo_libraries,
+)
 from lims.measurements.services import create_instrument, import_file
+
+
+def demo_ei_msp(title: str) -> bytes:
+    """A synthetic GC-MS spectrum of the seized powder: the demo cocaine ions, a little noise."""
+    rng = np.random.default_rng(2027)
+    ions = dict(SUBSTANCES[0].ions)
+    noisy = {mz: max(1, round(i * float(rng.lognormal(0, 0.08)))) for mz, i in ions.items()}
+    noisy.update({57: 35, 149: 22})  # column bleed and a phthalate: peaks not in the reference
+    peaks = "\n".join(f"{mz} {i}" for mz, i in sorted(noisy.items()))
+    return (f"Name: {title} white powder (demo)\nComments: GCMS-1, RT 11.42 min\n"
+            f"Num Peaks: {len(noisy)}\n{peaks}\n").encode()
 
 
 def demo_ir_jcamp(title: str) -> bytes:
@@ -29,6 +47,45 @@ def demo_ir_jcamp(title: str) -> bytes:
         "SPECTROMETER/DATA SYSTEM": "Thermo Nicolet iS50"}).encode()
 
 
+def _identify_and_certify(users: dict, brick, vial, infrared, mass) -> None:
+    """The whole journey for one brick: searches, accepted hits, finding, review, certificate."""
+    from lims.certificates.services import issue_certificate
+    from lims.findings import services as findings
+    from lims.library.services import get_library_by_name
+    from lims.search.services import decide_hit, run_search
+    from lims.signing import init_keys
+    from lims.spectra.processing import Recipe
+
+    settings = current_app.config["LIMS"]
+    if not settings.signing_key_file.exists():
+        init_keys(settings, lab_name=settings.lab_name)
+    chem, review = users["chem"], users["review"]
+    ir_search = run_search(chem, infrared.spectra[0], get_library_by_name(f"{LIBRARY_NAME} IR"),
+                           algorithm="hqi", top=10,
+                           recipe=Recipe(masks=((2400.0, 2280.0),)))
+    decide_hit(chem, ir_search.hits[0], "accepted",
+               "All bands match the reference above 650 cm-1; overlay checked.")
+    ms_search = run_search(chem, mass.spectra[0], get_library_by_name(f"{LIBRARY_NAME} EI-MS"),
+                           algorithm="nist_identity", top=10, recipe=Recipe())
+    decide_hit(chem, ms_search.hits[0], "accepted",
+               "Base peak 82 and 182, 303 molecular ion; extra 57/149 are background.")
+    finding = findings.create_finding(chem, brick, {
+        "result": "identified", "limitations": "Enantiomers were not differentiated.",
+        "conclusion": "The white powder of this brick contains cocaine, as the hydrochloride.",
+        "substances": [{"substance_id": ir_search.hits[0].entry.substance_id,
+                        "salt_form": "hydrochloride"}],
+        "techniques": [
+            {"technique": "IR", "search_hit_id": ir_search.hits[0].id,
+             "aliquot": brick.lab_number, "method_ref": "SOP-IR-01 v3"},
+            {"technique": "GC-MS", "search_hit_id": ms_search.hits[0].id,
+             "aliquot": vial.lab_number, "method_ref": "SOP-GCMS-02 v5"}]})
+    findings.set_net_weight(chem, finding, {"method": "measured",
+                                            "net_weight_mg": brick.net_weight_mg})
+    findings.submit(chem, finding, DEMO_USERS[1][3])
+    findings.approve(review, finding, DEMO_USERS[2][3])
+    issue_certificate(review, finding)
+
+
 DEMO_USERS = (
     ("tech", "Tanya Petrova", "technician", "demo-technician-2026"),
     ("chem", "Dimitar Ivanov", "chemist", "demo-chemist-2026"),
@@ -36,6 +93,7 @@ DEMO_USERS = (
     ("inv", "Ivan Stoyanov", "investigator", "demo-investigator-2026"),
     ("admin", "Maria Koleva", "admin", "demo-admin-2026"),
 )
+DEMO_LAB_ADDRESS = "Demo address: 1 Example Street, 1000 Sofia, Bulgaria (demo data)"
 LOCATIONS = (("VAULT-A", "Evidence vault A"), ("SAFE-1", "Drug safe 1"),
              ("FRIDGE-2", "Cold store 2"))
 
@@ -75,9 +133,9 @@ def seed() -> bool:
     transfer(tech, bricks[1], expected_from=f"user:{tech.username}", to=Party(user=chem),
              receiver_password=DEMO_USERS[1][3], seal_found="BG0071235", seal_intact=True,
              note="For FTIR and GC-MS.")
-    register_subsample(chem, bricks[1], {"description": "500 mg of powder for GC-MS",
-                                         "packaging": "glass vial", "net_weight_mg": 500,
-                                         "current_seal": "LAB-000101"})
+    vial = register_subsample(chem, bricks[1], {"description": "500 mg of powder for GC-MS",
+                                                "packaging": "glass vial", "net_weight_mg": 500,
+                                                "current_seal": "LAB-000101"})
     today = utcnow().date()
     ftir = create_instrument(users["admin"], {
         "name": "FTIR-1", "model": "Thermo Nicolet iS50 ATR", "serial": "AUP1910423",
@@ -87,11 +145,14 @@ def seed() -> bool:
         "name": "RAMAN-HH-1", "model": "Thermo TruNarc (exports SPC)", "serial": "TN-20417",
         "technique": "Raman", "default_adapter": "spc",
         "calibration_due": today - timedelta(days=3)})
-    create_instrument(users["admin"], {
+    gcms = create_instrument(users["admin"], {
         "name": "GCMS-1", "model": "Agilent 8890/5977B", "serial": "US2024-0077",
         "technique": "MS", "calibration_due": today + timedelta(days=40)})
-    import_file(chem, bricks[1], demo_ir_jcamp(bricks[1].lab_number), "FTIR-1_brick2.jdx",
-                None, ftir)
+    infrared = import_file(chem, bricks[1], demo_ir_jcamp(bricks[1].lab_number),
+                           "FTIR-1_brick2.jdx", None, ftir)
+    mass = import_file(chem, vial, demo_ei_msp(vial.lab_number), "GCMS-1_brick2-1.msp", None,
+                       gcms)
+    _identify_and_certify(users, bricks[1], vial, infrared, mass)
 
     border = create_case(tech, {
         "seizure_ref": "BG-KAP-2026-0342", "customs_office": "BG005800 Kapitan Andreevo",

@@ -2,7 +2,10 @@
 
 from lims.audit.models import AuditEntry
 from lims.auth.models import ApiToken, AuthSession, User
+from lims.certificates.models import Certificate
 from lims.custody.models import CustodyEvent
+from lims.esign.models import Signature
+from lims.findings.models import Finding, FindingSubstance, FindingTechnique
 from lims.intake.models import Case, Counter, Location, Sample, case_investigator
 from lims.library.models import (
     LegalStatus,
@@ -14,7 +17,8 @@ from lims.library.models import (
 from lims.measurements.models import Instrument, Measurement, RawFile, SpectrumRecord
 from lims.search.models import Search, SearchHit
 
-__all__ = ["ApiToken", "AuditEntry", "AuthSession", "Case", "Counter", "CustodyEvent",
-           "Instrument", "LegalStatus", "LibraryEntry", "Location", "Measurement", "RawFile",
-           "ReferenceLibrary", "Sample", "Search", "SearchHit", "SpectrumRecord", "Substance",
-           "SubstanceSynonym", "User", "case_investigator"]
+__all__ = ["ApiToken", "AuditEntry", "AuthSession", "Case", "Certificate", "Counter",
+           "CustodyEvent", "Finding", "FindingSubstance", "FindingTechnique", "Instrument",
+           "LegalStatus", "LibraryEntry", "Location", "Measurement", "RawFile",
+           "ReferenceLibrary", "Sample", "Search", "SearchHit", "Signature", "SpectrumRecord",
+           "Substance", "SubstanceSynonym", "User", "case_investigator"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 
 import numpy as np
 from matplotlib import rc_context
+from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 
 from lims.spectra.series import Series
@@ -163,3 +165,110 @@ def to_png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def _chart_axes(width: float, height: float):
+    """Axes for charts shown at their natural size on a page: slightly larger text."""
+    figure, axes = _axes(width, height)
+    axes.tick_params(labelsize=8)
+    return figure, axes
+
+
+TIMELINE_KINDS = {"received": ("#1e7b34", "o"), "custody": ("#1d4f91", "s"),
+                  "analysis": ("#a64b00", "D"), "finding": ("#8a4baf", "^"),
+                  "certificate": ("#00707a", "*"), "withdrawn": ("#b3261e", "X")}
+
+
+def timeline_figure(points: Sequence[tuple[datetime, str, str]], lanes: Sequence[str], *,
+                    tz: tzinfo, title: str = "") -> Figure:
+    """Dated steps (time, lane, kind) as markers on one row per lane, dates in the zone tz."""
+    height = 1.2 + 0.38 * max(len(lanes), 1)
+    figure, axes = _chart_axes(8.0, height)
+    rows = {lane: i for i, lane in enumerate(lanes)}
+    for kind, (colour, marker) in TIMELINE_KINDS.items():
+        chosen = [(at, rows[lane]) for at, lane, k in points if k == kind and lane in rows]
+        if chosen:
+            axes.scatter([date2num(at) for at, _ in chosen], [row for _, row in chosen],
+                         s=42 if marker == "*" else 26, marker=marker, color=colour,
+                         label=kind, zorder=3)
+    axes.set_yticks(range(len(lanes)), [lane[:24] for lane in lanes], fontsize=8)
+    axes.set_ylim(len(lanes) - 0.5, -0.5)
+    axes.grid(axis="y", color="#dddddd", linewidth=0.6)
+    locator = AutoDateLocator(tz=tz, maxticks=8)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=tz))
+    if points:
+        axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18 * 2.6 / height),
+                    ncol=len(TIMELINE_KINDS), frameon=False)
+    if title:
+        axes.set_title(title[:80], fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def bar_figure(labels: Sequence[str], values: Sequence[float], *, ylabel: str,
+               title: str = "") -> Figure:
+    """One bar per label (e.g. samples received per week), every label under its bar."""
+    figure, axes = _chart_axes(8.0, 3.2)
+    positions = np.arange(len(labels))
+    axes.bar(positions, values, color=COLOURS[0], width=0.8)
+    step = max(1, len(labels) // 16)  # at most ~16 tick labels stay readable
+    axes.set_xticks(positions[::step], [labels[i] for i in positions[::step]], fontsize=8,
+                    rotation=45, ha="right")
+    axes.set_ylabel(ylabel, fontsize=8)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    if title:
+        axes.set_title(title[:80], fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def histogram_figure(values: Sequence[float], edges: Sequence[float], *, xlabel: str,
+                     marker: float | None = None, marker_label: str = "",
+                     title: str = "") -> Figure:
+    """A histogram over fixed bin edges, with an optional vertical marker (e.g. the median)."""
+    figure, axes = _chart_axes(8.0, 3.2)
+    axes.hist(values, bins=list(edges), color=COLOURS[0], edgecolor="#ffffff")
+    if marker is not None:
+        axes.axvline(marker, color=COLOURS[1], linewidth=1.2, label=marker_label)
+        axes.legend(fontsize=8, frameon=False)
+    axes.set_xlabel(xlabel, fontsize=8)
+    axes.set_ylabel("count", fontsize=8)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    if title:
+        axes.set_title(title[:80], fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def stacked_bar_figure(categories: Sequence[str], stacks: Mapping[str, Sequence[float]], *,
+                       ylabel: str, horizontal: bool = False, title: str = "") -> Figure:
+    """Bars per category stacked by series (e.g. substances per month), with a legend."""
+    figure, axes = _chart_axes(8.0, max(3.2, 0.9 + 0.3 * len(categories)) if horizontal
+                               else 3.4)
+    positions = np.arange(len(categories))
+    base = np.zeros(len(categories))
+    for i, (name, values) in enumerate(stacks.items()):
+        values = np.asarray(values, dtype=float)
+        colour = COLOURS[i % len(COLOURS)]
+        if horizontal:
+            axes.barh(positions, values, left=base, color=colour, label=name[:40])
+        else:
+            axes.bar(positions, values, bottom=base, color=colour, label=name[:40], width=0.8)
+        base += values
+    names = [category[:30] for category in categories]
+    if horizontal:
+        axes.set_yticks(positions, names, fontsize=8)
+        axes.invert_yaxis()
+        axes.set_xlabel(ylabel, fontsize=8)
+        axes.xaxis.get_major_locator().set_params(integer=True)
+    else:
+        axes.set_xticks(positions, names, fontsize=8, rotation=45, ha="right")
+        axes.set_ylabel(ylabel, fontsize=8)
+        axes.yaxis.get_major_locator().set_params(integer=True)
+    if stacks:
+        axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    if title:
+        axes.set_title(title[:80], fontsize=9)
+    figure.tight_layout()
+    return figure

@@ -11,8 +11,10 @@ from werkzeug.routing import Rule
 from lims.auth.access import PERMISSIONS
 from lims.auth.models import ROLES
 from lims.db import db
+from tests.certificates.helpers import make_certificate
 
-PUBLIC = {"auth.login", "static", "main.healthz"}
+PUBLIC = {"auth.login", "static", "main.healthz", "certificates.verify",
+          "certificates.verify_token", "api_certificates.verify"}
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
@@ -22,7 +24,9 @@ def _url(app, rule: Rule, world: dict) -> str:
               "measurement_id": world["measurement"], "spectrum_id": world["spectrum"],
               "library_id": world["library"], "substance_id": world["substance"],
               "status_id": world["status"], "search_id": world["search"],
-              "hit_id": world["hit"]}
+              "hit_id": world["hit"], "finding_id": world["finding"],
+              "number": world["certificate"], "token": "t" * 32,
+              "statistic": "turnaround"}
     args = {name: values[name] for name in rule.arguments}
     return app.url_map.bind("localhost").build(rule.endpoint, args)
 
@@ -30,10 +34,11 @@ def _url(app, rule: Rule, world: dict) -> str:
 @pytest.fixture
 def world(app, make_user, make_case, make_samples, make_location):
     from lims.demo import demo_ir_jcamp
+    from lims.findings.services import create_finding
     from lims.library.demo import ir_library_file
     from lims.library.services import add_legal_status, import_library
     from lims.measurements.services import create_instrument, import_file
-    from lims.search.services import run_search
+    from lims.search.services import decide_hit, run_search
     from lims.spectra.processing import Recipe
 
     tech = make_user("technician", username="tech1")
@@ -56,12 +61,19 @@ def world(app, make_user, make_case, make_samples, make_location):
         status = add_legal_status(db.session.merge(chemist), substance, {
             "regime": "National list", "schedule": "List I",
             "effective_from": date(2020, 1, 1), "effective_to": None, "reference": "test"})
+        decide_hit(db.session.merge(chemist), search.hits[0], "accepted", "matches")
+        finding = create_finding(db.session.merge(chemist), db.session.merge(sample), {
+            "result": "identified", "limitations": "none", "conclusion": "Contains it.",
+            "substances": [{"substance_id": substance.id}],
+            "techniques": [{"technique": "IR", "search_hit_id": search.hits[0].id}]})
         db.session.commit()
         ids = (measurement.id, measurement.spectra[0].id, library.id, substance.id, status.id,
-               search.id, search.hits[0].id)
+               search.id, search.hits[0].id, finding.id)
+    certificate = make_certificate(app)  # on a case of its own: investigators get 404
     return {"tech": tech, "case": case.case_number, "sample": sample.lab_number,
             "measurement": ids[0], "spectrum": ids[1], "library": ids[2], "substance": ids[3],
-            "status": ids[4], "search": ids[5], "hit": ids[6]}
+            "status": ids[4], "search": ids[5], "hit": ids[6], "finding": ids[7],
+            "certificate": certificate["number"]}
 
 
 def test_every_view_needs_a_login_except_the_public_ones(app, client, world):
@@ -103,7 +115,8 @@ def test_role_matrix_for_every_page(app, client, world, make_user, login, role):
             assert response.status_code == 403, (role, url, response.status_code)
         elif role == "investigator" and rule.arguments & {"lab_number", "case_number",
                                                            "measurement_id", "spectrum_id",
-                                                           "search_id", "hit_id"}:
+                                                           "search_id", "hit_id",
+                                                           "number"}:
             assert response.status_code == 404, (role, url)  # not assigned to this case
         else:
             assert response.status_code in (200, 302), (role, url, response.status_code)

@@ -175,7 +175,10 @@ def _operations() -> dict:
 
 def openapi_document() -> dict:
     """The whole OpenAPI 3.1 document."""
-    paths = _operations()
+    from lims.certificates.api import openapi_paths as certificate_paths
+    from lims.findings.api import openapi_paths as finding_paths
+
+    paths = {**_operations(), **finding_paths(), **certificate_paths()}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Customs LIMS API", "version": "1"},

@@ -149,7 +149,8 @@ def _entries(batch: int = 5000) -> Iterator[AuditEntry]:
             return
         yield from rows
         last = rows[-1].seq
-        db.session.expunge_all()
+        for row in rows:  # keep memory flat without detaching the caller's other objects
+            db.session.expunge(row)
 
 
 def verify_chain() -> ChainReport:
@@ -174,7 +175,7 @@ def verify_chain() -> ChainReport:
 
 
 def entries_for(*, case_id: int | None = None, sample_id: int | None = None,
-                limit: int = 500) -> list[AuditEntry]:
+                limit: int | None = 500) -> list[AuditEntry]:
     """Audit entries of one case or one sample, oldest first."""
     query = select(AuditEntry)
     if case_id is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, Response, g, render_template
 
+from lims.audit.export import EXPORT_TYPES, audit_extract_csv, audit_extract_pdf
 from lims.audit.services import entries_for, verify_chain
 from lims.auth.access import permission_required
+from lims.errors import NotFound
 from lims.intake.services import get_case, get_sample
 
 bp = Blueprint("audit", __name__)
@@ -36,3 +38,16 @@ def case_audit(case_number: str):
 def verify():
     """Recompute the audit hash chain and show the result."""
     return render_template("audit/verify.html", report=verify_chain())
+
+
+@bp.route("/cases/<case_number>/audit.<fmt>")
+@permission_required("audit.view")
+def case_audit_extract(case_number: str, fmt: str):
+    """The audit extract of a case with the chain check, as CSV or PDF."""
+    case = get_case(g.user, case_number)
+    if fmt not in EXPORT_TYPES:
+        raise NotFound("The audit extract is available as .csv or .pdf.")
+    number = case.case_number
+    body = audit_extract_csv(case) if fmt == "csv" else audit_extract_pdf(case)
+    return Response(body, mimetype=EXPORT_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="audit-{number}.{fmt}"'})

@@ -32,6 +32,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "library.manage": frozenset({"chemist", "reviewer", "admin"}),
     "search.run": frozenset({"chemist", "reviewer", "admin"}),
     "search.decide": frozenset({"chemist", "reviewer", "admin"}),
+    "finding.view": STAFF,
+    "finding.edit": frozenset({"chemist", "reviewer", "admin"}),
+    "finding.review": frozenset({"reviewer", "admin"}),
+    "certificate.view": STAFF | {"investigator"},
+    "certificate.issue": frozenset({"reviewer", "admin"}),
+    "certificate.amend": frozenset({"reviewer", "admin"}),
+    "certificate.withdraw": frozenset({"reviewer", "admin"}),
+    "packet.download": STAFF | {"investigator"},
+    "portal.view": frozenset({"investigator"}),
+    "stats.view": frozenset({"reviewer", "admin"}),
 }
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
+from lims.audit.export import EXPORT_TYPES
 from lims.auth.access import permission_required
 from lims.auth.services import ReauthFailed
 from lims.custody import services
+from lims.custody.export import custody_log_csv, custody_log_pdf
 from lims.custody.forms import HandoverForm, ReleaseForm, ResealForm, ResolveForm
 from lims.db import db
 from lims.errors import DomainError, NotFound
 from lims.forms import apply_error
-from lims.intake.services import active_locations, get_sample, staff_users
+from lims.intake.services import active_locations, get_case, get_sample, staff_users
+from lims.portal.services import record_access
 
 bp = Blueprint("custody", __name__)
 
@@ -149,3 +152,17 @@ def timeline(lab_number: str):
     sample = get_sample(g.user, lab_number)
     return render_template("custody/timeline.html", sample=sample,
                            events=services.timeline(sample))
+
+
+@bp.route("/cases/<case_number>/custody.<fmt>")
+@permission_required("custody.view")
+def case_custody_log(case_number: str, fmt: str):
+    """The chain-of-custody log of every item of a case, as CSV or PDF."""
+    case = get_case(g.user, case_number)
+    if fmt not in EXPORT_TYPES:
+        raise NotFound("The custody log is available as .csv or .pdf.")
+    body = custody_log_csv(case) if fmt == "csv" else custody_log_pdf(case)
+    record_access(g.user, case, "custody_log_downloaded", fmt)
+    db.session.commit()
+    return Response(body, mimetype=EXPORT_TYPES[fmt], headers={
+        "Content-Disposition": f'attachment; filename="custody-{case.case_number}.{fmt}"'})

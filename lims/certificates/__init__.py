@@ -1,0 +1,1 @@
+"""Substance-identification certificates: frozen, rendered, signed, verified, amended."""

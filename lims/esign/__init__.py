@@ -1,0 +1,1 @@
+"""Electronic signatures: who signed what, when and with which meaning."""

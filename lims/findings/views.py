@@ -1,0 +1,336 @@
+"""Finding pages: record, techniques, substances, sampling, net weight, submit and review."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+
+from lims.auth.access import can, permission_required
+from lims.auth.services import ReauthFailed
+from lims.db import db
+from lims.errors import DomainError, Invalid
+from lims.esign.services import manifestation
+from lims.findings import services
+from lims.findings.forms import (
+    FindingForm,
+    NetWeightForm,
+    RemoveRowForm,
+    ReviewForm,
+    SamplingForm,
+    SubmitFindingForm,
+    SubstanceForm,
+    TechniqueForm,
+)
+from lims.findings.scheme import TECHNIQUES
+from lims.forms import apply_error
+from lims.intake.services import get_sample
+from lims.library.services import search_substances
+from lims.units import format_weight
+
+bp = Blueprint("findings", __name__)
+
+
+def _attempt(form, action) -> bool:
+    """Run one service call and commit; input errors go on the form, other refusals propagate."""
+    try:
+        action()
+    except ReauthFailed as error:
+        db.session.commit()  # only the failed attempt was written: keep it (lockout)
+        apply_error(form, error)
+        return False
+    except Invalid as error:
+        db.session.rollback()
+        apply_error(form, error)
+        return False
+    db.session.commit()
+    return True
+
+
+def _technique_form(finding, posted: bool = False) -> TechniqueForm:
+    form = TechniqueForm() if posted else TechniqueForm(formdata=None)
+    form.aliquot.choices = [(s.lab_number, f"{s.lab_number} ({s.kind})")
+                            for s in services.family(finding.sample)]
+    form.measurement_id.choices = [("", "— none —")] + [
+        (str(m.id), f"#{m.id} {m.original_filename} · {m.format_label} · {m.sample.lab_number}")
+        for m in services.linkable_measurements(finding.sample)]
+    form.search_hit_id.choices = [("", "— none —")] + [
+        (str(h.id), f"{h.substance_name} · {h.search.library_name} {h.search.library_version},"
+                    f" search {h.search_id}, rank {h.rank}, score {h.score:.4g}")
+        for h in services.linkable_hits(finding.sample)]
+    return form
+
+
+def _substance_form(finding, posted: bool = False) -> SubstanceForm:
+    form = SubstanceForm() if posted else SubstanceForm(formdata=None)
+    suggested = {h.entry.substance.id: h.entry.substance
+                 for h in services.linkable_hits(finding.sample) if h.entry.substance}
+    others = [s for s in search_substances("", limit=1000) if s.id not in suggested]
+    form.substance_id.choices = [("", "— choose —")] + [
+        (str(s.id), f"{s.name} (accepted hit)") for s in suggested.values()] + [
+        (str(s.id), f"{s.name}{' · ' + s.cas if s.cas else ''}") for s in others]
+    return form
+
+
+def _context(finding) -> dict:
+    """Ready values for the finding page and the check pages."""
+    user = g.user
+    rows = [{"row": row, "technique": TECHNIQUES[row.technique],
+             "spectra": row.measurement.spectra if row.measurement else []}
+            for row in finding.techniques]
+    net_weight = services.net_weight_of(finding)
+    return {
+        "finding": finding, "sample": finding.sample, "gate": services.gate(finding),
+        "problems": services.readiness(finding), "technique_rows": rows,
+        "legal": services.legal_statuses(finding),
+        "legal_date": services.legal_status_date(finding), "net_weight": net_weight,
+        "signatures": [(s, manifestation(s)) for s in services.signatures(finding)],
+        "versions": services.findings_of(finding.sample),
+        "is_author": user.id == finding.author_id,
+        "can_edit": finding.editable and user.id == finding.author_id
+        and can(user, "finding.edit"),
+        "can_review": finding.status == "submitted" and user.id != finding.author_id
+        and can(user, "finding.review"),
+        "content_sha256": services.finding_sha256(finding),
+    }
+
+
+def _page(finding, technique_form=None, substance_form=None, status: int = 200):
+    return render_template(
+        "findings/finding.html", **_context(finding),
+        technique_form=technique_form or _technique_form(finding),
+        substance_form=substance_form or _substance_form(finding),
+        remove_form=RemoveRowForm(formdata=None)), status
+
+
+def _refused_on_get(check, finding):
+    """On GET, a refused step sends the user back to the finding with the reason."""
+    try:
+        check(g.user, finding)
+    except DomainError as error:
+        if request.method != "GET":
+            raise
+        flash(error.message, "error")
+        return redirect(url_for("findings.finding", finding_id=finding.id))
+    return None
+
+
+@bp.route("/samples/<lab_number>/findings/new", methods=["GET", "POST"])
+@permission_required("finding.edit")
+def new(lab_number: str):
+    """Start the finding of a sample."""
+    sample = get_sample(g.user, lab_number)
+    existing = services.current_finding(sample)
+    if existing is not None and request.method == "GET":
+        flash(f"{sample.lab_number} already has finding {existing.id}.")
+        return redirect(url_for("findings.finding", finding_id=existing.id))
+    form = FindingForm()
+    if form.validate_on_submit():
+        created = []
+        if _attempt(form, lambda: created.append(
+                services.create_finding(g.user, sample, form.finding_data()))):
+            flash("Finding started. Add the techniques and the substance.")
+            return redirect(url_for("findings.finding", finding_id=created[0].id))
+    return render_template("findings/edit.html", form=form, sample=sample, finding=None), \
+        422 if form.is_submitted() else 200
+
+
+@bp.route("/findings/<int:finding_id>")
+@permission_required("finding.view")
+def finding(finding_id: int):
+    """A finding: gate status, techniques with their data, substances, sampling, review."""
+    return _page(services.get_finding(g.user, finding_id))
+
+
+@bp.route("/findings/<int:finding_id>/edit", methods=["GET", "POST"])
+@permission_required("finding.edit")
+def edit(finding_id: int):
+    """Change the result, scope, conclusion and limitations of a draft."""
+    finding = services.get_finding(g.user, finding_id)
+    refused = _refused_on_get(services.check_editable, finding)
+    if refused:
+        return refused
+    form = FindingForm(obj=finding)
+    if form.validate_on_submit() and _attempt(
+            form, lambda: services.update_finding(g.user, finding, form.finding_data())):
+        flash("Finding saved.")
+        return redirect(url_for("findings.finding", finding_id=finding.id))
+    return render_template("findings/edit.html", form=form, sample=finding.sample,
+                           finding=finding), 422 if form.is_submitted() else 200
+
+
+@bp.route("/findings/<int:finding_id>/techniques", methods=["POST"])
+@permission_required("finding.edit")
+def add_technique(finding_id: int):
+    """Add a technique result."""
+    finding = services.get_finding(g.user, finding_id)
+    services.check_editable(g.user, finding)
+    form = _technique_form(finding, posted=True)
+    if form.validate_on_submit() and _attempt(
+            form, lambda: services.add_technique(g.user, finding, form.technique_data())):
+        flash(f"{TECHNIQUES[form.technique.data].name} added.")
+        return redirect(url_for("findings.finding", finding_id=finding.id) + "#techniques")
+    return _page(finding, technique_form=form, status=422)
+
+
+@bp.route("/findings/<int:finding_id>/techniques/remove", methods=["POST"])
+@permission_required("finding.edit")
+def remove_technique(finding_id: int):
+    """Remove a technique result."""
+    finding = services.get_finding(g.user, finding_id)
+    services.check_editable(g.user, finding)
+    form = RemoveRowForm()
+    if form.validate_on_submit():
+        services.remove_technique(g.user, finding, form.row_id.data)
+        db.session.commit()
+        flash("Technique removed.")
+    return redirect(url_for("findings.finding", finding_id=finding.id) + "#techniques")
+
+
+@bp.route("/findings/<int:finding_id>/substances", methods=["POST"])
+@permission_required("finding.edit")
+def add_substance(finding_id: int):
+    """Add a substance identified."""
+    finding = services.get_finding(g.user, finding_id)
+    services.check_editable(g.user, finding)
+    form = _substance_form(finding, posted=True)
+    if form.validate_on_submit() and _attempt(
+            form, lambda: services.add_substance(g.user, finding, form.substance_data())):
+        flash("Substance added.")
+        return redirect(url_for("findings.finding", finding_id=finding.id) + "#substances")
+    return _page(finding, substance_form=form, status=422)
+
+
+@bp.route("/findings/<int:finding_id>/substances/remove", methods=["POST"])
+@permission_required("finding.edit")
+def remove_substance(finding_id: int):
+    """Remove a substance."""
+    finding = services.get_finding(g.user, finding_id)
+    services.check_editable(g.user, finding)
+    form = RemoveRowForm()
+    if form.validate_on_submit():
+        services.remove_substance(g.user, finding, form.row_id.data)
+        db.session.commit()
+        flash("Substance removed.")
+    return redirect(url_for("findings.finding", finding_id=finding.id) + "#substances")
+
+
+@bp.route("/findings/<int:finding_id>/sampling", methods=["GET", "POST"])
+@permission_required("finding.edit")
+def sampling(finding_id: int):
+    """The sampling calculator: preview the plan and the units, then save it."""
+    finding = services.get_finding(g.user, finding_id)
+    refused = _refused_on_get(services.check_editable, finding)
+    if refused:
+        return refused
+    form = SamplingForm()
+    if not form.is_submitted():
+        form.population.data = finding.population or finding.sample.unit_count
+        if finding.sampling_method:
+            form.method.data, form.negatives.data = finding.sampling_method, finding.negatives
+            form.proportion.data = round(finding.proportion * 100, 4) \
+                if finding.proportion else 90
+            form.confidence.data = round(finding.confidence * 100, 4) \
+                if finding.confidence else 95
+            form.seed.data, form.tested.data = finding.seed, finding.tested
+            form.positives.data = finding.positives
+    preview = None
+    if form.validate_on_submit():
+        if form.save.data:
+            if _attempt(form, lambda: services.set_sampling(g.user, finding,
+                                                            form.sampling_data())):
+                flash("Sampling plan saved.")
+                return redirect(url_for("findings.finding", finding_id=finding.id) + "#sampling")
+        else:
+            try:
+                preview = services.preview_sampling(form.sampling_data())
+            except Invalid as error:
+                apply_error(form, error)
+    failed = form.is_submitted() and (form.errors or form.form_errors)
+    return render_template("findings/sampling.html", form=form, finding=finding,
+                           sample=finding.sample, preview=preview), 422 if failed else 200
+
+
+@bp.route("/findings/<int:finding_id>/net-weight", methods=["GET", "POST"])
+@permission_required("finding.edit")
+def net_weight(finding_id: int):
+    """Net weight: measured total, or extrapolated with its confidence interval."""
+    finding = services.get_finding(g.user, finding_id)
+    refused = _refused_on_get(services.check_editable, finding)
+    if refused:
+        return refused
+    form = NetWeightForm()
+    if not form.is_submitted():
+        form.population.data = finding.population or finding.sample.unit_count
+        if finding.net_weight_method:
+            form.method.data = "extrapolated" if finding.unit_weights_mg else "measured"
+            form.net_weight.data = finding.net_weight_mg
+            form.unit_weights.data = "\n".join(format_weight(w) for w in
+                                               finding.unit_weights_mg)
+    preview = None
+    if form.validate_on_submit():
+        if form.save.data:
+            if _attempt(form, lambda: services.set_net_weight(g.user, finding,
+                                                              form.weight_data())):
+                flash("Net weight saved.")
+                return redirect(url_for("findings.finding", finding_id=finding.id)
+                                + "#net-weight")
+        else:
+            try:
+                preview = services.weight_from(finding, form.weight_data())
+            except Invalid as error:
+                apply_error(form, error)
+    failed = form.is_submitted() and (form.errors or form.form_errors)
+    return render_template("findings/net_weight.html", form=form, finding=finding,
+                           sample=finding.sample, preview=preview), 422 if failed else 200
+
+
+@bp.route("/findings/<int:finding_id>/submit", methods=["GET", "POST"])
+@permission_required("finding.edit")
+def submit(finding_id: int):
+    """Check before you submit: the gate, what will be signed and its meaning, the password."""
+    finding = services.get_finding(g.user, finding_id)
+    refused = _refused_on_get(services.check_editable, finding)
+    if refused:
+        return refused
+    form = SubmitFindingForm()
+    if form.validate_on_submit() and _attempt(
+            form, lambda: services.submit(g.user, finding, form.password.data)):
+        flash(f"Finding {finding.id} signed as performed and submitted for review.")
+        return redirect(url_for("findings.finding", finding_id=finding.id))
+    status = 422 if form.is_submitted() else 200
+    return render_template("findings/submit.html", form=form, **_context(finding)), status
+
+
+@bp.route("/findings/<int:finding_id>/review", methods=["GET", "POST"])
+@permission_required("finding.review")
+def review(finding_id: int):
+    """Check before you sign: approve (reviewed and approved) or return with a reason."""
+    finding = services.get_finding(g.user, finding_id)
+    refused = _refused_on_get(services.check_reviewer, finding)
+    if refused:
+        return refused
+    form = ReviewForm()
+    if form.validate_on_submit():
+        if form.decision.data == "return":
+            if _attempt(form, lambda: services.return_finding(
+                    g.user, finding, form.password.data, form.reason.data)):
+                flash(f"Finding {finding.id} returned to {finding.author.full_name}.")
+                return redirect(url_for("findings.finding", finding_id=finding.id))
+        else:
+            issued = []
+            if _attempt(form, lambda: issued.append(_approve(finding, form.password.data))):
+                flash(f"Finding {finding.id} approved; certificate {issued[0].number} issued.")
+                return redirect(url_for("certificates.certificate", number=issued[0].number))
+    context = _context(finding)
+    performed = [s for s, _ in context["signatures"] if s.meaning == "performed"]
+    return render_template("findings/review.html", form=form, **context,
+                           performed=performed[-1] if performed else None,
+                           performed_text=manifestation(performed[-1]) if performed else ""), \
+        422 if form.is_submitted() else 200
+
+
+def _approve(finding, password: str):
+    """Approve, then issue the certificate in the same transaction."""
+    from lims.certificates.services import issue_certificate
+
+    services.approve(g.user, finding, password)
+    return issue_certificate(g.user, finding)

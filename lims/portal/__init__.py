@@ -1,0 +1,1 @@
+"""The investigator portal: their cases, certificates and custody chains."""

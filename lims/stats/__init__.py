@@ -1,0 +1,1 @@
+"""Statistics for the head of the laboratory: charts and CSV."""
