@@ -81,7 +81,8 @@ def prepare(data_dir: Path, size: int) -> tuple:
     from lims.measurements.models import SpectrumRecord
     from lims.measurements.services import import_file
 
-    settings = load_settings(data_dir=data_dir, secret_key="s" * 48)
+    settings = load_settings(data_dir=data_dir, secret_key="s" * 48,
+                             lab_address="Benchmark laboratory, 1 Example Street")
     app = create_app(settings)
     with app.app_context():
         from flask_migrate import upgrade

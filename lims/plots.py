@@ -82,16 +82,19 @@ def place_series(series: Sequence[Series], *, stacked: bool,
 
 def overlay_figure(series: Sequence[Series], *, stacked: bool = False, normalised: bool = False,
                    peaks: Sequence[tuple[float, float, str]] = (), title: str = "",
-                   width: float = 8.0, height: float = 4.0) -> Figure:
+                   width: float = 8.0, height: float = 4.0, mirrored: bool = False) -> Figure:
     """Several curves on one axis (overlaid or stacked); peaks (x, y, label) of the first one.
 
     Peaks come most prominent first: a label that would crowd an earlier one is left out.
+    mirrored draws the curves after the first downwards (the head-to-tail plot of mass spectra).
     """
     figure, axes = _axes(width, height)
     placements = place_series(series, stacked=stacked, normalised=normalised)
     for i, placed in enumerate(placements):
         item, colour = placed.series, COLOURS[i % len(COLOURS)]
         shown = placed.display(item.y)
+        if mirrored and i > 0:
+            shown = -shown
         if item.kind == "peaks":
             axes.vlines(item.x, placed.offset, shown, linewidth=0.8, color=colour,
                         label=item.label[:60])
@@ -117,6 +120,9 @@ def overlay_figure(series: Sequence[Series], *, stacked: bool = False, normalise
         axes.set_xlabel(first.x_unit, fontsize=7)
         axes.set_ylabel(first.y_unit + (" (offset)" if stacked else ""), fontsize=7)
         axes.legend(fontsize=6, loc="best", frameon=False)
+    if mirrored:
+        axes.axhline(0, linewidth=0.6, color="#222222")
+        axes.set_ylim(-1.1 if normalised else None, 1.1 if normalised else None)
     if title:
         axes.set_title(title[:80], fontsize=8)
     figure.tight_layout()

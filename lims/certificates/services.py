@@ -97,9 +97,12 @@ def overlay_figures(actor: User, frozen: dict) -> list[dict]:
                         x=record_.x, y=record_.y, x_unit=record_.x_unit, y_unit=record_.y_unit,
                         technique=record_.technique, kind=record_.kind)
         reference = entry_series(actor, int(search["entry_id"]))
+        sticks = sample.kind == reference.kind == "peaks"
         figure = overlay_figure([sample, reference], normalised=True, width=7.0, height=2.8,
+                                mirrored=sticks,
                                 title=f"{technique['name']}: sample and accepted reference "
-                                      f"{search['substance']}")
+                                      f"{search['substance']}"
+                                      + (" (head to tail)" if sticks else ""))
         figure.set_dpi(FIGURE_DPI)  # print resolution; fonts keep their size in points
         figures.append({"technique": technique["name"], "substance": search["substance"],
                         "score": search.get("score"), "library": search.get("library"),

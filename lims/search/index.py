@@ -293,6 +293,7 @@ class _SparseLibrary:
         rows = indptr.size - 1
         self.matrix = sp.csr_matrix((data, indices, indptr), shape=(rows, columns), copy=False)
         cuts = np.linspace(0, rows, _WORKERS + 1).astype(np.int64)
+        self.starts = [int(a) for a in cuts[:-1]]
         self.blocks = []
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
             lo, hi = int(indptr[a]), int(indptr[b])
@@ -309,6 +310,29 @@ class _SparseLibrary:
         # scipy's CSR kernel is single-threaded and releases the GIL: one block per thread.
         parts = list(_pool().map(lambda block: block @ vectors, self.blocks))
         return np.concatenate(parts)
+
+    def top(self, vectors: np.ndarray, count: int) -> list[np.ndarray]:
+        """Per column of vectors, the rows of the count largest values of library @ vectors.
+
+        Each thread multiplies its row block and keeps its own candidates, so the selection
+        runs in parallel too and the full product is never concatenated.
+        """
+        if vectors.shape[1] == 1 or len(self.blocks) == 1:
+            return _top_candidates(self.matrix @ vectors, count)
+
+        def block_top(item: tuple[int, sp.csr_matrix]) -> list[tuple[np.ndarray, np.ndarray]]:
+            start, block = item
+            part = block @ vectors
+            return [(rows + start, part[rows, column]) for column, rows in
+                    enumerate(_top_candidates(part, min(count, part.shape[0])))]
+
+        parts = list(_pool().map(block_top, zip(self.starts, self.blocks, strict=True)))
+        out = []
+        for column in range(vectors.shape[1]):
+            rows = np.concatenate([part[column][0] for part in parts])
+            values = np.concatenate([part[column][1] for part in parts])
+            out.append(rows[np.argpartition(-values, count - 1)[:count]])
+        return out
 
     def pattern_times(self, vectors: np.ndarray) -> np.ndarray:
         """The 0/1 pattern of the library @ vectors: sums of vectors over each row's bins."""
@@ -425,20 +449,23 @@ class LibraryIndex:
                                                    np.array([0, len(query)]))
                 inside = bins < self.columns
                 vectors[bins[inside], column] = sums[inside]
-            fast = self._cosine.times(vectors)
+            chosen_rows = self._cosine.top(vectors, candidates)
         else:
             prepared = [scores.nist_preprocess(query) for query in peaks]
             vectors = np.zeros((self.columns, len(peaks)), dtype=np.float32)
             for column, (bins, intensity) in enumerate(prepared):
                 inside = bins < self.columns
                 vectors[bins[inside], column] = np.sqrt(intensity[inside] * bins[inside])
-            fast = self._nist.times(vectors)
             if chosen.name == "nist_reverse":
                 # R.Match's unknown norm counts only the library's bins: cos^2 over those.
+                fast = self._nist.times(vectors)
                 common = self._nist.pattern_times(vectors * vectors)
                 fast = np.divide(fast * fast, common, out=np.zeros_like(fast), where=common > 0)
+                chosen_rows = _top_candidates(fast, candidates)
+            else:
+                chosen_rows = self._nist.top(vectors, candidates)
         results = []
-        for column, positions in enumerate(_top_candidates(fast, candidates)):
+        for column, positions in enumerate(chosen_rows):
             if chosen.name == "cosine":
                 index, offsets = _gather(self._offsets, positions)
                 raw, matches = scores.cosine_greedy_many(peaks[column], self._x[index],
