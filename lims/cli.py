@@ -250,7 +250,7 @@ def demo(host: str, port: int, seed_only: bool):
     """Create the data folder, migrate, seed demo data, print the logins and serve."""
     from flask_migrate import upgrade
 
-    from lims.demo import DEMO_LAB_ADDRESS, DEMO_USERS, seed
+    from lims.demo import DEMO_LAB_ADDRESS, DEMO_USERS, demo_certificates, seed
 
     # A demo laboratory prints a demo address and QR codes that point at this server.
     settings = dataclasses.replace(
@@ -260,13 +260,17 @@ def demo(host: str, port: int, seed_only: bool):
     current_app.config["LIMS"] = settings
     upgrade()
     created = seed()
-    db.session.commit()
+    certificates = demo_certificates()
+    db.session.commit()  # and end the transaction: SQLite would stay locked while serving
     db.engine.dispose()
     click.echo(f"data folder: {settings.data_dir}")
     click.echo("demo data seeded" if created else "demo data already present")
     click.echo("demo logins (username / password / role):")
     for username, _name, role, password in DEMO_USERS:
         click.echo(f"  {username:<12} {password:<26} {role}")
+    for number, lab_number in certificates:
+        click.echo(f"certificate {number} issued for {lab_number}: log in as inv and open "
+                   f"My cases, or verify it at http://{host}:{port}/verify")
     if seed_only:
         return
     click.echo(f"serving on http://{host}:{port}/  (Ctrl+C to stop)")

@@ -12,6 +12,7 @@ from lims.auth.models import User
 from lims.auth.services import create_user, get_user
 from lims.custody.services import Party, transfer
 from lims.db import db, utcnow
+from lims.intake.models import Sample
 from lims.intake.services import (
     create_case,
     create_location,
@@ -45,6 +46,16 @@ def demo_ir_jcamp(title: str) -> bytes:
     return jcamp_ir_block(f"{title} white powder (demo)", noisy_cocaine_absorbance(), {
         "ORIGIN": "Customs LIMS demo data", "OWNER": "public domain",
         "SPECTROMETER/DATA SYSTEM": "Thermo Nicolet iS50"}).encode()
+
+
+def demo_certificates() -> list[tuple[str, str]]:
+    """(certificate number, lab number) of the issued certificates, for the demo's welcome."""
+    from lims.certificates.models import Certificate
+
+    rows = db.session.execute(select(Certificate.number, Sample.lab_number)
+                              .join(Sample, Sample.id == Certificate.sample_id)
+                              .order_by(Certificate.id))
+    return [(number, lab_number) for number, lab_number in rows]
 
 
 def _identify_and_certify(users: dict, brick, vial, infrared, mass) -> None:

@@ -1,16 +1,22 @@
-"""Form fields and helpers shared by the feature forms (web and API use the same forms)."""
+"""Form fields and helpers shared by the feature forms and views (web and API alike)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 from flask import current_app
 from wtforms import Field, StringField
 from wtforms.validators import ValidationError
 
+from lims.db import db
 from lims.errors import DomainError
 from lims.identifiers import IdentifierError
 from lims.units import grams_text, parse_weight_mg
+
+T = TypeVar("T")
 
 
 def apply_error(form, error: DomainError) -> None:
@@ -21,6 +27,45 @@ def apply_error(form, error: DomainError) -> None:
             else [error.message]
     else:
         form.form_errors.append(error.message)
+
+
+def field_errors(form) -> list[tuple[Field, str]]:
+    """Each field in error with its first message, in the form's order."""
+    return [(field, field.errors[0]) for field in form if field.errors]
+
+
+@dataclass(frozen=True)
+class Attempt(Generic[T]):
+    """What one service call made for a form gave: its value, or the refusal now on the form."""
+
+    value: T | None = None
+    error: DomainError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the call went through and was committed."""
+        return self.error is None
+
+    @property
+    def status(self) -> int:
+        """The HTTP status of the refusal (200 when there was none)."""
+        return self.error.status if self.error else 200
+
+
+def attempt(form, action: Callable[[], T],
+            refusals: type[DomainError] = DomainError) -> Attempt[T]:
+    """Call one service and commit; a refusal ends the transaction and goes on the form."""
+    try:
+        value = action()
+    except refusals as error:
+        if error.keep_writes:  # e.g. a failed password: the counted attempt must stay
+            db.session.commit()
+        else:
+            db.session.rollback()
+        apply_error(form, error)
+        return Attempt(error=error)
+    db.session.commit()
+    return Attempt(value)
 
 
 def form_errors(form) -> list[tuple[str, str, str]]:

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
-from lims.audit.export import audit_extract_csv, audit_extract_pdf, csv_cell
+from lims.audit.export import audit_extract_csv, audit_extract_pdf
 from lims.audit.models import AuditEntry
 from lims.audit.services import entries_for
+from lims.csvfile import csv_cell
 from lims.custody.export import custody_log_csv, custody_log_pdf
 from lims.custody.models import CustodyEvent
 from lims.custody.services import holder_of, party_from_key, transfer

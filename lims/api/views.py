@@ -12,6 +12,7 @@ from lims.custody.forms import CustodyRequest
 from lims.db import db
 from lims.errors import DomainError, Invalid
 from lims.files import raw_response
+from lims.forms import field_errors
 from lims.intake import services as intake
 from lims.intake.forms import CaseForm, ItemForm
 from lims.intake.labels import label_dicts, render_labels
@@ -49,12 +50,12 @@ def _formdata(body: dict) -> MultiDict:
     return MultiDict(pairs)
 
 
-def _validated(form):
-    """Raise the first field error as a 422 naming the field."""
+def _validated(form, prefix: str = ""):
+    """Raise the first field error as a 422 naming the field (after `prefix`, e.g. an item)."""
     if not form.validate():
-        name, messages = next(iter(form.errors.items()))
-        name = RENAMED.get(name, name)  # the field as the API spells it
-        raise Invalid(f"{name}: {messages[0]}", name)
+        field, message = field_errors(form)[0]
+        name = prefix + RENAMED.get(field.name, field.name)  # the field as the API spells it
+        raise Invalid(f"{name}: {message}", name)
     return form
 
 
@@ -154,10 +155,7 @@ def register_samples(case_number: str):
         form = ItemForm(formdata=_formdata(raw))
         form.storage_location.choices = [(c, c) for c in locations]
         prefix = f"items[{index}]." if len(raw_items) > 1 else ""
-        if not form.validate():
-            name, messages = next(iter(form.errors.items()))
-            name = prefix + RENAMED.get(name, name)
-            raise Invalid(f"{name}: {messages[0]}", name)
+        _validated(form, prefix)
         if not (form.description.data or "").strip():
             raise Invalid(f"{prefix}description: describe the item.", prefix + "description")
         if form.storage_location.data and form.storage_location.data not in locations:

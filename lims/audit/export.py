@@ -1,43 +1,20 @@
-"""The audit extract of a case as CSV and PDF, and the safe CSV writer every export uses."""
+"""The audit extract of a case as CSV and PDF, and the export times every export prints."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 from flask import current_app, render_template
 
 from lims.audit.services import entries_for, verify_chain
+from lims.csvfile import csv_bytes
 from lims.db import db, utcnow
 from lims.intake.models import Case
 from lims.pdf import render_pdf
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 AUDIT_COLUMNS = ("seq", "time_utc", "time_local", "user", "action", "entity", "field", "old",
                  "new", "reason", "entry_hash", "prev_hash")
-
-
-def csv_cell(value) -> str:
-    """One CSV cell: None is empty; text that a spreadsheet would run as a formula gets a quote."""
-    if value is None:
-        return ""
-    text = str(value)
-    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-def csv_bytes(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
-    """UTF-8 CSV (RFC 4180: CRLF line ends, quotes where needed) with a header row."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([csv_cell(value) for value in row] for row in rows)
-    return buffer.getvalue().encode("utf-8")
 
 
 def export_times(value: datetime | None) -> tuple[str, str]:

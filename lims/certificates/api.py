@@ -8,10 +8,9 @@ from lims.api.openapi import _param, _responses
 from lims.api.views import _json_body
 from lims.auth.access import login_required
 from lims.certificates import services
-from lims.certificates.views import pdf_response
+from lims.certificates.views import pdf_download, requested_case
 from lims.db import db
 from lims.errors import DomainError, Invalid
-from lims.intake.services import get_case
 
 bp = Blueprint("api_certificates", __name__, url_prefix="/api/v1")
 
@@ -54,10 +53,8 @@ def _text(body: dict, name: str) -> str:
 @login_required
 def certificates():
     """Certificates the caller may see; `?case=` filters by case number."""
-    case_number = request.args.get("case", "").strip()
-    case = get_case(g.user, case_number) if case_number else None
     return jsonify({"certificates": [certificate_json(c) for c in
-                                     services.list_certificates(g.user, case)]})
+                                     services.list_certificates(g.user, requested_case())]})
 
 
 @bp.route("/certificates/<number>")
@@ -73,10 +70,7 @@ def certificate(number: str):
 @login_required
 def certificate_pdf(number: str):
     """The signed PDF, byte for byte as issued, with X-Content-SHA256."""
-    found = services.get_certificate(g.user, number)
-    data = services.certificate_pdf(g.user, found)
-    db.session.commit()
-    return pdf_response(data, found)
+    return pdf_download(number)
 
 
 @bp.route("/certificates/<number>/amend", methods=["POST"])

@@ -137,7 +137,8 @@ def _ca_pem(settings: Settings) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def _certificate_of(finding_id: int | None) -> Certificate | None:
+def certificate_of(finding_id: int | None) -> Certificate | None:
+    """The certificate issued from a finding, if any."""
     if finding_id is None:
         return None
     return db.session.scalar(select(Certificate).where(Certificate.finding_id == finding_id))
@@ -164,12 +165,12 @@ def issue_certificate(actor: User, finding) -> Certificate:
     if finding.status != "approved":
         raise Conflict(f"Finding {finding.id} is {finding.status}; only an approved finding "
                        "gets a certificate.", "finding")
-    if _certificate_of(finding.id) is not None:
+    if certificate_of(finding.id) is not None:
         raise Conflict(f"Finding {finding.id} already has a certificate.", "finding")
     if not settings.lab_address.strip():
         raise SigningUnavailable("The laboratory's address is not configured: set "
                                  "LIMS_LAB_ADDRESS (ISO/IEC 17025 7.8.2.1 b).", "LIMS_LAB_ADDRESS")
-    amends = _certificate_of(finding.supersedes_id)
+    amends = certificate_of(finding.supersedes_id)
     if amends is not None and amends.status != "issued":
         raise Conflict(f"Certificate {amends.number} is {amends.status}; it cannot be amended.",
                        "finding")
@@ -206,37 +207,38 @@ def issue_certificate(actor: User, finding) -> Certificate:
     return certificate
 
 
+def _change_reason(certificate: Certificate, reason: str, change: str, done: str) -> str:
+    """The stripped reason of a change (amendment, withdrawal) to an issued certificate."""
+    if not (reason or "").strip():
+        raise Invalid(f"Give the reason for the {change}.", "reason")
+    if certificate.status != "issued":
+        raise Conflict(f"Certificate {certificate.number} is {certificate.status}; only an "
+                       f"issued certificate can be {done}.", "reason")
+    return reason.strip()
+
+
 def amend(actor: User, certificate: Certificate, reason: str):
     """Open a new version of the certificate's finding; its approval issues the amendment."""
     from lims.findings.services import reopen
 
     require(actor, "certificate.amend")
-    if not (reason or "").strip():
-        raise Invalid("Give the reason for the amendment.", "reason")
-    if certificate.status != "issued":
-        raise Conflict(f"Certificate {certificate.number} is {certificate.status}; only an "
-                       "issued certificate can be amended.", "reason")
-    finding = reopen(actor, certificate.finding, reason.strip())
+    reason = _change_reason(certificate, reason, "amendment", "amended")
+    finding = reopen(actor, certificate.finding, reason)
     record(actor, "certificate_amendment_opened", "certificate", certificate.number,
-           new={"finding_id": finding.id}, reason=reason.strip(), **_subject(certificate))
+           new={"finding_id": finding.id}, reason=reason, **_subject(certificate))
     return finding
 
 
 def withdraw(actor: User, certificate: Certificate, password: str, reason: str) -> None:
     """Withdraw an issued certificate without replacement (password and reason, audited)."""
     require(actor, "certificate.withdraw")
-    if not (reason or "").strip():
-        raise Invalid("Give the reason for the withdrawal.", "reason")
-    if certificate.status != "issued":
-        raise Conflict(f"Certificate {certificate.number} is {certificate.status}; only an "
-                       "issued certificate can be withdrawn.", "reason")
+    reason = _change_reason(certificate, reason, "withdrawal", "withdrawn")
     confirm_password(actor, password)
     record(actor, "certificate_withdrawn", "certificate", certificate.number, field="status",
-           old=certificate.status, new="withdrawn", reason=reason.strip(),
-           **_subject(certificate))
+           old=certificate.status, new="withdrawn", reason=reason, **_subject(certificate))
     certificate.status = "withdrawn"
     certificate.withdrawn_at, certificate.withdrawn_by_id = utcnow(), actor.id
-    certificate.withdrawal_reason = reason.strip()
+    certificate.withdrawal_reason = reason
 
 
 # --- reading, scoped ------------------------------------------------------------------------

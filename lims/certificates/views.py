@@ -5,19 +5,27 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from lims.auth.access import can, permission_required
-from lims.auth.services import ReauthFailed
 from lims.certificates import services
 from lims.certificates.forms import AmendForm, VerifyForm, WithdrawForm
 from lims.db import db
-from lims.errors import DomainError
-from lims.forms import apply_error
+from lims.forms import attempt
+from lims.intake.models import Case
 from lims.intake.services import get_case
 
 bp = Blueprint("certificates", __name__)
 
 
-def pdf_response(data: bytes, certificate) -> Response:
+def requested_case() -> Case | None:
+    """The case named by the `?case=` filter of a certificate list, or None."""
+    case_number = request.args.get("case", "").strip()
+    return get_case(g.user, case_number) if case_number else None
+
+
+def pdf_download(number: str) -> Response:
     """The signed PDF as an attachment, byte for byte, with its SHA-256 in a header."""
+    certificate = services.get_certificate(g.user, number)
+    data = services.certificate_pdf(g.user, certificate)
+    db.session.commit()  # an investigator's download is audited
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{certificate.filename}"',
         "X-Content-SHA256": certificate.pdf_sha256,
@@ -28,8 +36,7 @@ def pdf_response(data: bytes, certificate) -> Response:
 @permission_required("certificate.view")
 def certificates():
     """Certificates the user may see, newest first; `?case=` filters by case number."""
-    case_number = request.args.get("case", "").strip()
-    case = get_case(g.user, case_number) if case_number else None
+    case = requested_case()
     return render_template("certificates/list.html", case=case,
                            certificates=services.list_certificates(g.user, case))
 
@@ -58,10 +65,7 @@ def certificate(number: str):
 @permission_required("certificate.view")
 def download(number: str):
     """The signed PDF exactly as issued."""
-    found = services.get_certificate(g.user, number)
-    data = services.certificate_pdf(g.user, found)
-    db.session.commit()
-    return pdf_response(data, found)
+    return pdf_download(number)
 
 
 @bp.route("/certificates/<number>/amend", methods=["POST"])
@@ -71,17 +75,13 @@ def amend(number: str):
     found = services.get_certificate(g.user, number)
     form, status = AmendForm(), 422
     if form.validate_on_submit():
-        try:
-            finding = services.amend(g.user, found, form.reason.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-            status = error.status
-        else:
-            db.session.commit()
+        done = attempt(form, lambda: services.amend(g.user, found, form.reason.data))
+        if done.ok:
+            finding = done.value
             flash(f"Amendment of {found.number} opened as finding {finding.id} (version "
                   f"{finding.version}); its approval issues the new certificate.")
             return redirect(url_for("findings.finding", finding_id=finding.id))
+        status = done.status
     return _page(found, amend_form=form, status=status)
 
 
@@ -92,20 +92,13 @@ def withdraw(number: str):
     found = services.get_certificate(g.user, number)
     form, status = WithdrawForm(), 422
     if form.validate_on_submit():
-        try:
-            services.withdraw(g.user, found, form.password.data, form.reason.data)
-        except ReauthFailed as error:
-            db.session.commit()  # only the failed attempt was written: keep it (lockout)
-            form.password.errors = [error.message]
-            return _page(found, withdraw_form=form, status=error.status)
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-            status = error.status
-        else:
-            db.session.commit()
+        # A wrong password keeps its counted attempt (lockout): the refusal keeps its writes.
+        done = attempt(form, lambda: services.withdraw(g.user, found, form.password.data,
+                                                       form.reason.data))
+        if done.ok:
             flash(f"Certificate {found.number} is withdrawn.")
             return redirect(url_for("certificates.certificate", number=found.number))
+        status = done.status
     return _page(found, withdraw_form=form, status=status)
 
 

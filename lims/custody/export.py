@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import render_template
 from sqlalchemy import select
 
-from lims.audit.export import csv_bytes, export_times
+from lims.audit.export import export_times
 from lims.audit.models import AuditEntry
+from lims.csvfile import csv_bytes
 from lims.custody.models import CustodyEvent
 from lims.custody.services import timeline
 from lims.db import db, utcnow

@@ -27,10 +27,8 @@ def _item_data(body: dict, name: str) -> list[dict]:
     for index, item in enumerate(items):
         if not isinstance(item, dict):
             raise Invalid(f"{name}[{index}]: must be an object.", name)
-        form = ITEM_FORMS[name](formdata=_formdata(item), meta={"csrf": False})
-        if not form.validate():
-            field, messages = next(iter(form.errors.items()))
-            raise Invalid(f"{name}[{index}].{field}: {messages[0]}", f"{name}[{index}].{field}")
+        form = _validated(ITEM_FORMS[name](formdata=_formdata(item), meta={"csrf": False}),
+                          f"{name}[{index}].")
         out.append(form.technique_data() if name == "techniques" else form.substance_data())
     return out
 

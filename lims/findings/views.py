@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from lims.auth.access import can, permission_required
-from lims.auth.services import ReauthFailed
+from lims.certificates.services import certificate_of
 from lims.db import db
 from lims.errors import DomainError, Invalid
 from lims.esign.services import manifestation
@@ -21,7 +21,7 @@ from lims.findings.forms import (
     TechniqueForm,
 )
 from lims.findings.scheme import TECHNIQUES
-from lims.forms import apply_error
+from lims.forms import Attempt, apply_error, attempt
 from lims.intake.services import get_sample
 from lims.library.services import search_substances
 from lims.units import format_weight
@@ -29,20 +29,32 @@ from lims.units import format_weight
 bp = Blueprint("findings", __name__)
 
 
-def _attempt(form, action) -> bool:
+def _attempt(form, action) -> Attempt:
     """Run one service call and commit; input errors go on the form, other refusals propagate."""
-    try:
-        action()
-    except ReauthFailed as error:
-        db.session.commit()  # only the failed attempt was written: keep it (lockout)
-        apply_error(form, error)
-        return False
-    except Invalid as error:
-        db.session.rollback()
-        apply_error(form, error)
-        return False
-    db.session.commit()
-    return True
+    return attempt(form, action, refusals=Invalid)
+
+
+def _back_to(finding, section: str | None = None):
+    """Redirect to the finding page, at one of its sections."""
+    return redirect(url_for("findings.finding", finding_id=finding.id, _anchor=section))
+
+
+def _editable_finding(finding_id: int):
+    """The finding of a row change, refused unless the user may edit it now."""
+    finding = services.get_finding(g.user, finding_id)
+    services.check_editable(g.user, finding)
+    return finding
+
+
+def _remove_row(finding_id: int, remove, removed: str, section: str):
+    """Remove one technique or substance row of a draft and go back to its section."""
+    finding = _editable_finding(finding_id)
+    form = RemoveRowForm()
+    if form.validate_on_submit():
+        remove(g.user, finding, form.row_id.data)
+        db.session.commit()
+        flash(f"{removed} removed.")
+    return _back_to(finding, section)
 
 
 def _technique_form(finding, posted: bool = False) -> TechniqueForm:
@@ -90,6 +102,7 @@ def _context(finding) -> dict:
         "can_review": finding.status == "submitted" and user.id != finding.author_id
         and can(user, "finding.review"),
         "content_sha256": services.finding_sha256(finding),
+        "certificate": certificate_of(finding.id),
     }
 
 
@@ -109,8 +122,25 @@ def _refused_on_get(check, finding):
         if request.method != "GET":
             raise
         flash(error.message, "error")
-        return redirect(url_for("findings.finding", finding_id=finding.id))
+        return _back_to(finding)
     return None
+
+
+def _calculator(finding, form, template: str, *, preview, save, saved: str, section: str):
+    """A calculator page: preview what the form gives, or save it and go back to the finding."""
+    result = None
+    if form.validate_on_submit():
+        if not form.save.data:
+            try:
+                result = preview()
+            except Invalid as error:
+                apply_error(form, error)
+        elif _attempt(form, save).ok:
+            flash(saved)
+            return _back_to(finding, section)
+    failed = form.is_submitted() and (form.errors or form.form_errors)
+    return render_template(template, form=form, finding=finding, sample=finding.sample,
+                           preview=result), 422 if failed else 200
 
 
 @bp.route("/samples/<lab_number>/findings/new", methods=["GET", "POST"])
@@ -121,14 +151,14 @@ def new(lab_number: str):
     existing = services.current_finding(sample)
     if existing is not None and request.method == "GET":
         flash(f"{sample.lab_number} already has finding {existing.id}.")
-        return redirect(url_for("findings.finding", finding_id=existing.id))
+        return _back_to(existing)
     form = FindingForm()
     if form.validate_on_submit():
-        created = []
-        if _attempt(form, lambda: created.append(
-                services.create_finding(g.user, sample, form.finding_data()))):
+        done = _attempt(form, lambda: services.create_finding(g.user, sample,
+                                                              form.finding_data()))
+        if done.ok:
             flash("Finding started. Add the techniques and the substance.")
-            return redirect(url_for("findings.finding", finding_id=created[0].id))
+            return _back_to(done.value)
     return render_template("findings/edit.html", form=form, sample=sample, finding=None), \
         422 if form.is_submitted() else 200
 
@@ -150,9 +180,9 @@ def edit(finding_id: int):
         return refused
     form = FindingForm(obj=finding)
     if form.validate_on_submit() and _attempt(
-            form, lambda: services.update_finding(g.user, finding, form.finding_data())):
+            form, lambda: services.update_finding(g.user, finding, form.finding_data())).ok:
         flash("Finding saved.")
-        return redirect(url_for("findings.finding", finding_id=finding.id))
+        return _back_to(finding)
     return render_template("findings/edit.html", form=form, sample=finding.sample,
                            finding=finding), 422 if form.is_submitted() else 200
 
@@ -161,13 +191,12 @@ def edit(finding_id: int):
 @permission_required("finding.edit")
 def add_technique(finding_id: int):
     """Add a technique result."""
-    finding = services.get_finding(g.user, finding_id)
-    services.check_editable(g.user, finding)
+    finding = _editable_finding(finding_id)
     form = _technique_form(finding, posted=True)
     if form.validate_on_submit() and _attempt(
-            form, lambda: services.add_technique(g.user, finding, form.technique_data())):
+            form, lambda: services.add_technique(g.user, finding, form.technique_data())).ok:
         flash(f"{TECHNIQUES[form.technique.data].name} added.")
-        return redirect(url_for("findings.finding", finding_id=finding.id) + "#techniques")
+        return _back_to(finding, "techniques")
     return _page(finding, technique_form=form, status=422)
 
 
@@ -175,27 +204,19 @@ def add_technique(finding_id: int):
 @permission_required("finding.edit")
 def remove_technique(finding_id: int):
     """Remove a technique result."""
-    finding = services.get_finding(g.user, finding_id)
-    services.check_editable(g.user, finding)
-    form = RemoveRowForm()
-    if form.validate_on_submit():
-        services.remove_technique(g.user, finding, form.row_id.data)
-        db.session.commit()
-        flash("Technique removed.")
-    return redirect(url_for("findings.finding", finding_id=finding.id) + "#techniques")
+    return _remove_row(finding_id, services.remove_technique, "Technique", "techniques")
 
 
 @bp.route("/findings/<int:finding_id>/substances", methods=["POST"])
 @permission_required("finding.edit")
 def add_substance(finding_id: int):
     """Add a substance identified."""
-    finding = services.get_finding(g.user, finding_id)
-    services.check_editable(g.user, finding)
+    finding = _editable_finding(finding_id)
     form = _substance_form(finding, posted=True)
     if form.validate_on_submit() and _attempt(
-            form, lambda: services.add_substance(g.user, finding, form.substance_data())):
+            form, lambda: services.add_substance(g.user, finding, form.substance_data())).ok:
         flash("Substance added.")
-        return redirect(url_for("findings.finding", finding_id=finding.id) + "#substances")
+        return _back_to(finding, "substances")
     return _page(finding, substance_form=form, status=422)
 
 
@@ -203,14 +224,7 @@ def add_substance(finding_id: int):
 @permission_required("finding.edit")
 def remove_substance(finding_id: int):
     """Remove a substance."""
-    finding = services.get_finding(g.user, finding_id)
-    services.check_editable(g.user, finding)
-    form = RemoveRowForm()
-    if form.validate_on_submit():
-        services.remove_substance(g.user, finding, form.row_id.data)
-        db.session.commit()
-        flash("Substance removed.")
-    return redirect(url_for("findings.finding", finding_id=finding.id) + "#substances")
+    return _remove_row(finding_id, services.remove_substance, "Substance", "substances")
 
 
 @bp.route("/findings/<int:finding_id>/sampling", methods=["GET", "POST"])
@@ -232,21 +246,10 @@ def sampling(finding_id: int):
                 if finding.confidence else 95
             form.seed.data, form.tested.data = finding.seed, finding.tested
             form.positives.data = finding.positives
-    preview = None
-    if form.validate_on_submit():
-        if form.save.data:
-            if _attempt(form, lambda: services.set_sampling(g.user, finding,
-                                                            form.sampling_data())):
-                flash("Sampling plan saved.")
-                return redirect(url_for("findings.finding", finding_id=finding.id) + "#sampling")
-        else:
-            try:
-                preview = services.preview_sampling(form.sampling_data())
-            except Invalid as error:
-                apply_error(form, error)
-    failed = form.is_submitted() and (form.errors or form.form_errors)
-    return render_template("findings/sampling.html", form=form, finding=finding,
-                           sample=finding.sample, preview=preview), 422 if failed else 200
+    return _calculator(finding, form, "findings/sampling.html",
+                       preview=lambda: services.preview_sampling(form.sampling_data()),
+                       save=lambda: services.set_sampling(g.user, finding, form.sampling_data()),
+                       saved="Sampling plan saved.", section="sampling")
 
 
 @bp.route("/findings/<int:finding_id>/net-weight", methods=["GET", "POST"])
@@ -265,22 +268,10 @@ def net_weight(finding_id: int):
             form.net_weight.data = finding.net_weight_mg
             form.unit_weights.data = "\n".join(format_weight(w) for w in
                                                finding.unit_weights_mg)
-    preview = None
-    if form.validate_on_submit():
-        if form.save.data:
-            if _attempt(form, lambda: services.set_net_weight(g.user, finding,
-                                                              form.weight_data())):
-                flash("Net weight saved.")
-                return redirect(url_for("findings.finding", finding_id=finding.id)
-                                + "#net-weight")
-        else:
-            try:
-                preview = services.weight_from(finding, form.weight_data())
-            except Invalid as error:
-                apply_error(form, error)
-    failed = form.is_submitted() and (form.errors or form.form_errors)
-    return render_template("findings/net_weight.html", form=form, finding=finding,
-                           sample=finding.sample, preview=preview), 422 if failed else 200
+    return _calculator(finding, form, "findings/net_weight.html",
+                       preview=lambda: services.weight_from(finding, form.weight_data()),
+                       save=lambda: services.set_net_weight(g.user, finding, form.weight_data()),
+                       saved="Net weight saved.", section="net-weight")
 
 
 @bp.route("/findings/<int:finding_id>/submit", methods=["GET", "POST"])
@@ -293,9 +284,9 @@ def submit(finding_id: int):
         return refused
     form = SubmitFindingForm()
     if form.validate_on_submit() and _attempt(
-            form, lambda: services.submit(g.user, finding, form.password.data)):
+            form, lambda: services.submit(g.user, finding, form.password.data)).ok:
         flash(f"Finding {finding.id} signed as performed and submitted for review.")
-        return redirect(url_for("findings.finding", finding_id=finding.id))
+        return _back_to(finding)
     status = 422 if form.is_submitted() else 200
     return render_template("findings/submit.html", form=form, **_context(finding)), status
 
@@ -312,14 +303,15 @@ def review(finding_id: int):
     if form.validate_on_submit():
         if form.decision.data == "return":
             if _attempt(form, lambda: services.return_finding(
-                    g.user, finding, form.password.data, form.reason.data)):
+                    g.user, finding, form.password.data, form.reason.data)).ok:
                 flash(f"Finding {finding.id} returned to {finding.author.full_name}.")
-                return redirect(url_for("findings.finding", finding_id=finding.id))
+                return _back_to(finding)
         else:
-            issued = []
-            if _attempt(form, lambda: issued.append(_approve(finding, form.password.data))):
-                flash(f"Finding {finding.id} approved; certificate {issued[0].number} issued.")
-                return redirect(url_for("certificates.certificate", number=issued[0].number))
+            done = _attempt(form, lambda: _approve(finding, form.password.data))
+            if done.ok:
+                issued = done.value
+                flash(f"Finding {finding.id} approved; certificate {issued.number} issued.")
+                return redirect(url_for("certificates.certificate", number=issued.number))
     context = _context(finding)
     performed = [s for s, _ in context["signatures"] if s.meaning == "performed"]
     return render_template("findings/review.html", form=form, **context,

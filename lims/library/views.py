@@ -5,9 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from lims.auth.access import can, permission_required, require
-from lims.db import db, utcnow
-from lims.errors import DomainError
-from lims.forms import apply_error
+from lims.db import utcnow
+from lims.forms import attempt
 from lims.library import services
 from lims.library.forms import (
     ApprovalForm,
@@ -34,19 +33,14 @@ def libraries():
         require(g.user, "library.manage")
     if form.validate_on_submit():
         upload = form.file.data
-        try:
-            library = services.import_library(
-                g.user, upload.read(), upload.filename or "library", name=form.name.data,
-                version=form.version.data, adapter=form.adapter.data or None,
-                description=form.description.data or "")
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-            status = error.status
-        else:
-            db.session.commit()
-            flash(f"{library.label} imported with {library.entry_count} entries.")
-            return redirect(url_for("library.library", library_id=library.id))
+        done = attempt(form, lambda: services.import_library(
+            g.user, upload.read(), upload.filename or "library", name=form.name.data,
+            version=form.version.data, adapter=form.adapter.data or None,
+            description=form.description.data or ""))
+        if done.ok:
+            flash(f"{done.value.label} imported with {done.value.entry_count} entries.")
+            return redirect(url_for("library.library", library_id=done.value.id))
+        status = done.status
     elif form.is_submitted():
         status = 400
     return render_template("library/libraries.html", form=form,
@@ -75,19 +69,15 @@ def approval(library_id: int):
     """Put a library on the approved list for casework or take it off, with a reason."""
     library = services.get_library(library_id)
     form = ApprovalForm()
-    if form.validate_on_submit():
-        try:
-            services.set_library_approval(g.user, library, form.approved.data == "1",
-                                          form.reason.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-            return _library_page(library, form, error.status)
-        db.session.commit()
-        flash(f"{library.label} is {'approved' if library.approved else 'not approved'} "
-              "for casework.")
-        return redirect(url_for("library.library", library_id=library.id))
-    return _library_page(library, form, 400)
+    if not form.validate_on_submit():
+        return _library_page(library, form, 400)
+    done = attempt(form, lambda: services.set_library_approval(
+        g.user, library, form.approved.data == "1", form.reason.data))
+    if not done.ok:
+        return _library_page(library, form, done.status)
+    flash(f"{library.label} is {'approved' if library.approved else 'not approved'} "
+          "for casework.")
+    return redirect(url_for("library.library", library_id=library.id))
 
 
 @bp.route("/substances")
@@ -123,17 +113,13 @@ def add_status(substance_id: int):
     """Record a dated control-list entry of a substance."""
     substance = services.get_substance(substance_id)
     form = LegalStatusForm()
-    if form.validate_on_submit():
-        try:
-            services.add_legal_status(g.user, substance, form.status_data())
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-            return _substance_page(substance, form, error.status)
-        db.session.commit()
-        flash(f"Legal status recorded for {substance.name}.")
-        return redirect(url_for("library.substance", substance_id=substance.id))
-    return _substance_page(substance, form, 400)
+    if not form.validate_on_submit():
+        return _substance_page(substance, form, 400)
+    done = attempt(form, lambda: services.add_legal_status(g.user, substance, form.status_data()))
+    if not done.ok:
+        return _substance_page(substance, form, done.status)
+    flash(f"Legal status recorded for {substance.name}.")
+    return redirect(url_for("library.substance", substance_id=substance.id))
 
 
 @bp.route("/legal-status/<int:status_id>/end", methods=["POST"])
@@ -143,14 +129,12 @@ def end_status(status_id: int):
     entry = services.get_legal_status(status_id)
     form = EndStatusForm()
     if form.validate_on_submit():
-        try:
-            services.end_legal_status(g.user, entry, form.effective_to.data, form.reason.data)
-        except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "error")
-        else:
-            db.session.commit()
+        done = attempt(form, lambda: services.end_legal_status(
+            g.user, entry, form.effective_to.data, form.reason.data))
+        if done.ok:
             flash(f"{entry.regime} {entry.schedule} ends on {entry.effective_to}.")
+        else:
+            flash(done.error.message, "error")
     else:
         flash("Give the end date and the reason.", "error")
     return redirect(url_for("library.substance", substance_id=entry.substance_id))
@@ -167,17 +151,12 @@ def edit_substance(substance_id: int):
         form.cas.data = substance.cas or ""
     status = 200
     if form.validate_on_submit():
-        try:
-            services.update_substance(g.user, substance, form.substance_data(),
-                                      form.reason.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-            status = error.status
-        else:
-            db.session.commit()
+        done = attempt(form, lambda: services.update_substance(
+            g.user, substance, form.substance_data(), form.reason.data))
+        if done.ok:
             flash(f"{substance.name} saved.")
             return redirect(url_for("library.substance", substance_id=substance.id))
+        status = done.status
     elif form.is_submitted():
         status = 400
     return render_template("library/substance_edit.html", form=form, substance=substance), \

@@ -6,9 +6,8 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, url_
 
 from lims.auth.access import can, permission_required, require
 from lims.db import db, utcnow
-from lims.errors import DomainError
 from lims.files import raw_response
-from lims.forms import apply_error
+from lims.forms import attempt
 from lims.intake.services import get_sample
 from lims.measurements import services
 from lims.measurements.forms import DecisionForm, InstrumentForm, UploadForm
@@ -35,13 +34,9 @@ def instruments():
     form = InstrumentForm()
     if form.validate_on_submit():
         require(g.user, "instrument.manage")
-        try:
-            instrument = services.create_instrument(g.user, form.instrument_data())
-        except DomainError as error:
-            apply_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Instrument {instrument.name} registered.")
+        done = attempt(form, lambda: services.create_instrument(g.user, form.instrument_data()))
+        if done.ok:
+            flash(f"Instrument {done.value.name} registered.")
             return redirect(url_for("measurements.instruments"))
     return render_template("measurements/instruments.html", form=form,
                            instruments=services.list_instruments(), today=utcnow().date(),
@@ -55,16 +50,10 @@ def edit_instrument(name: str):
     """Change an instrument, e.g. its calibration due date, with a reason."""
     instrument = services.get_instrument(name)
     form = InstrumentForm(obj=instrument)
-    if form.validate_on_submit():
-        try:
-            services.update_instrument(g.user, instrument, form.instrument_data(),
-                                       form.reason.data)
-        except DomainError as error:
-            apply_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Instrument {instrument.name} saved.")
-            return redirect(url_for("measurements.instruments"))
+    if form.validate_on_submit() and attempt(form, lambda: services.update_instrument(
+            g.user, instrument, form.instrument_data(), form.reason.data)).ok:
+        flash(f"Instrument {instrument.name} saved.")
+        return redirect(url_for("measurements.instruments"))
     return render_template("measurements/instrument_edit.html", form=form,
                            instrument=instrument), 400 if form.is_submitted() else 200
 
@@ -86,20 +75,12 @@ def upload(lab_number: str):
     if form.validate_on_submit():
         data = form.file.data.read()
         filename = form.file.data.filename or "upload"
-        try:
-            preview = services.preview_upload(g.user, sample, data, filename,
-                                              form.adapter.data or None,
-                                              _instrument(form.instrument.data))
-        except services.UnreadableFile as error:
-            db.session.commit()  # the failed attempt stays in the audit trail
-            form.file.errors = [error.message]
-            status = 422
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-            status = error.status
-        else:
-            db.session.commit()
+        # An unreadable file keeps its audit entry (the refusal keeps its writes).
+        done = attempt(form, lambda: services.preview_upload(
+            g.user, sample, data, filename, form.adapter.data or None,
+            _instrument(form.instrument.data)))
+        if done.ok:
+            preview = done.value
             decision = DecisionForm(sha256=preview.sha256, filename=filename,
                                     adapter=form.adapter.data,
                                     instrument=form.instrument.data)
@@ -107,6 +88,7 @@ def upload(lab_number: str):
             return render_template("measurements/preview.html", sample=sample,
                                    preview=preview, decision=decision,
                                    thumbnails=thumbnails)
+        status = done.status
     elif form.is_submitted():
         status = 400
     return render_template("measurements/upload.html", form=form, sample=sample), status

@@ -7,7 +7,7 @@ from flask import Blueprint, flash, g, redirect, render_template, url_for
 from lims.auth.access import can, permission_required
 from lims.db import db
 from lims.errors import DomainError
-from lims.forms import apply_error
+from lims.forms import attempt, field_errors
 from lims.library import services as library
 from lims.measurements.services import get_spectrum
 from lims.search import services
@@ -62,8 +62,8 @@ def run(spectrum_id: int):
             db.session.commit()
             return redirect(url_for("search.result", search_id=search.id))
     else:
-        error = "; ".join(f"{form[name].label.text}: {messages[0]}"
-                          for name, messages in form.errors.items())
+        error = "; ".join(f"{field.label.text}: {message}"
+                          for field, message in field_errors(form))
     return render_template("search/error.html", spectrum=spectrum, error=error), 422
 
 
@@ -90,14 +90,8 @@ def decide(search_id: int, hit_id: int):
     search = services.get_search(g.user, search_id)
     hit = services.get_hit(search, hit_id)
     form = HitDecisionForm()
-    if form.validate_on_submit():
-        try:
-            services.decide_hit(g.user, hit, form.decision.data, form.comment.data)
-        except DomainError as problem:
-            db.session.rollback()
-            apply_error(form, problem)
-        else:
-            db.session.commit()
-            flash(f"Hit {hit.rank} ({hit.substance_name}) {form.decision.data}.")
-            return redirect(url_for("search.result", search_id=search.id))
+    if form.validate_on_submit() and attempt(form, lambda: services.decide_hit(
+            g.user, hit, form.decision.data, form.comment.data)).ok:
+        flash(f"Hit {hit.rank} ({hit.substance_name}) {form.decision.data}.")
+        return redirect(url_for("search.result", search_id=search.id))
     return _render_result(search, form, hit.id), 422

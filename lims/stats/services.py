@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from sqlalchemy import case, func, select
 from sqlalchemy.sql import ColumnElement, Select
 
-from lims.audit.export import csv_bytes
+from lims.csvfile import csv_bytes
 from lims.db import db
 from lims.errors import Invalid
 from lims.intake.models import Case, Sample

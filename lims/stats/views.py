@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from lims.auth.access import permission_required
 from lims.db import utcnow
 from lims.errors import Invalid, NotFound
-from lims.forms import apply_error, form_errors
+from lims.forms import apply_error, field_errors, form_errors
 from lims.plots import to_png
 from lims.stats import services
 from lims.stats.forms import PeriodForm
@@ -18,8 +18,8 @@ bp = Blueprint("stats", __name__)
 def _period(form: PeriodForm) -> services.Period:
     """The period of a validated form; Invalid names the field in error."""
     if not form.validate():
-        field, messages = next((f, f.errors) for f in form if f.errors)
-        raise Invalid(f"{field.label.text}: {messages[0]}", field.short_name)
+        field, message = field_errors(form)[0]
+        raise Invalid(f"{field.label.text}: {message}", field.short_name)
     tz = current_app.config["LIMS"].timezone
     return services.make_period(form.start.data, form.end.data,
                                 today=utcnow().astimezone(tz).date(), tz=tz)
