@@ -312,11 +312,13 @@ def test_investigator_of_another_case_gets_404(app, issued, make_user, login, ap
     login(client, outsider.username)
     number = issued["number"]
     for url in (f"/certificates/{number}", f"/certificates/{number}.pdf",
-                f"/cases/{issued['case']}/packet.zip"):
+                f"/cases/{issued['case']}/packet.zip", f"/samples/{issued['sample']}",
+                f"/portal/cases/{issued['case']}"):
         assert client.get(url).status_code == 404, url
     assert number not in client.get("/certificates").get_data(as_text=True)
     token_client = api(app.test_client(), api_token(outsider))
-    for path in (f"/certificates/{number}", f"/certificates/{number}.pdf"):
+    for path in (f"/certificates/{number}", f"/certificates/{number}.pdf",
+                 f"/samples/{issued['sample']}"):
         assert token_client.get(path).status_code == 404, path
     assert token_client.get("/certificates").json == {"certificates": []}
 
