@@ -130,10 +130,3 @@ def _certificate_steps(case: Case) -> list[Milestone]:
                                    f"Certificate {cert.number} withdrawn: "
                                    f"{cert.withdrawal_reason}"))
     return steps
-
-
-def case_certificates(user: User, case: Case) -> list:
-    """The certificates of a case the user may see, through the certificates feature."""
-    from lims.certificates.services import list_certificates
-
-    return list_certificates(user, case)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, render_template, url_for
 
 from lims.auth.access import permission_required
+from lims.certificates.services import list_certificates
 from lims.custody.services import timeline
 from lims.db import db
 from lims.intake.services import get_case
@@ -34,7 +35,7 @@ def case(case_number: str):
     """One case: status timeline (picture and list), certificates, link to the custody chain."""
     case = get_case(g.user, case_number)
     steps = services.case_timeline(case)
-    certificates = _certificate_rows(services.case_certificates(g.user, case))
+    certificates = _certificate_rows(list_certificates(g.user, case))
     services.record_access(g.user, case, "portal_case_viewed")
     db.session.commit()
     return render_template("portal/case.html", case=case, steps=steps,

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from instruments.core import ParseError
-from instruments.registry import parse
 from lims.audit.services import record
 from lims.auth.models import User
 from lims.custody.services import ensure_unblocked
@@ -20,7 +19,7 @@ from lims.intake.services import subject_of
 from lims.library import services as library
 from lims.library.models import LibraryEntry, ReferenceLibrary
 from lims.measurements.models import SpectrumRecord
-from lims.measurements.services import UnreadableFile, get_spectrum
+from lims.measurements.services import get_spectrum, read_file
 from lims.search.index import ALGORITHMS, INDEX_VERSION, Algorithm, Hit
 from lims.search.models import Search, SearchHit
 from lims.spectra.processing import Recipe, apply
@@ -152,10 +151,7 @@ def search_file(data: bytes, filename: str, library_row: ReferenceLibrary, *, al
                 top: int, recipe: Recipe | None = None, adapter: str | None = None
                 ) -> list[RankedHit]:
     """Search the first spectrum of an instrument file (nothing is stored)."""
-    try:
-        result = parse(data, filename, adapter)
-    except ParseError as error:
-        raise UnreadableFile(error) from error
+    result = read_file(data, filename, adapter, None)
     spectrum = result.spectra[0]
     _check_compatible(library_row, spectrum.technique, spectrum.kind, algorithm)
     query = prepare_query(spectrum.x, spectrum.y, y_unit=spectrum.y_unit,
@@ -166,7 +162,9 @@ def search_file(data: bytes, filename: str, library_row: ReferenceLibrary, *, al
 
 def get_search(user: User, search_id: int) -> Search:
     """A stored search the user may see (through its spectrum's case), or NotFound."""
-    search = db.session.get(Search, search_id)
+    search = db.session.get(Search, search_id, options=[
+        selectinload(Search.hits).selectinload(SearchHit.entry),
+        selectinload(Search.hits).selectinload(SearchHit.decided_by)])
     if search is None:
         raise NotFound(f"No search {search_id}.")
     get_spectrum(user, search.spectrum_id)
@@ -184,6 +182,7 @@ def get_hit(search: Search, hit_id: int) -> SearchHit:
 def searches_of(spectrum: SpectrumRecord) -> list[Search]:
     """The stored searches of a spectrum, newest first."""
     return list(db.session.scalars(select(Search).where(Search.spectrum_id == spectrum.id)
+                                   .options(selectinload(Search.hits))
                                    .order_by(Search.id.desc())))
 
 
@@ -204,14 +203,6 @@ def decide_hit(actor: User, hit: SearchHit, decision: str, comment: str) -> None
            old=old, new={"search": hit.search_id, "rank": hit.rank,
                          "substance": hit.substance_name, "score": f"{hit.score:.6g}"},
            reason=comment, **subject_of(sample))
-
-
-def accepted_hits(spectrum: SpectrumRecord) -> list[SearchHit]:
-    """Accepted hits of all searches of a spectrum (for findings and certificates)."""
-    return list(db.session.scalars(
-        select(SearchHit).join(Search).where(Search.spectrum_id == spectrum.id,
-                                             SearchHit.decision == "accepted")
-        .order_by(Search.id, SearchHit.rank)))
 
 
 def hit_json(hit: SearchHit | RankedHit, library_row: ReferenceLibrary) -> dict:

@@ -13,7 +13,6 @@ from lims.spectra.processing import BASELINES, Recipe, RecipeError
 NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 RANGE = re.compile(rf"^\s*({NUMBER})\s*(?:-|–|—|to|\.\.)\s*({NUMBER})\s*$")
 OVERLAY = re.compile(r"^(spectrum|entry):(\d{1,12})$")
-OVERLAY_KINDS = {"spectrum": "spectrum", "entry": "library entry"}
 
 
 def parse_range(text: str, field_name: str) -> tuple[float, float]:

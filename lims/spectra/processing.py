@@ -98,7 +98,7 @@ class Recipe:
         object.__setattr__(self, "masks", tuple(_range("masks", m) for m in self.masks))
         if not isinstance(self.absorbance, bool):
             raise RecipeError("absorbance", "must be true or false")
-        if self.baseline not in BASELINES:
+        if not isinstance(self.baseline, str) or self.baseline not in BASELINES:
             raise RecipeError("baseline", f"{self.baseline!r} is not one of "
                                           f"{', '.join(BASELINES)}")
         for name, low, high in (("baseline_order", 0, 10), ("smooth_window", 0, 1001),
@@ -129,7 +129,7 @@ class Recipe:
             if self.smooth_order < self.derivative:
                 raise RecipeError("smooth_order", f"the order must be at least the derivative "
                                                   f"({self.derivative})")
-        if self.normalise not in NORMALISATIONS:
+        if not isinstance(self.normalise, str) or self.normalise not in NORMALISATIONS:
             raise RecipeError("normalise", f"{self.normalise!r} is not one of "
                                            f"{', '.join(NORMALISATIONS)}")
 

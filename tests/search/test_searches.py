@@ -145,6 +145,7 @@ def test_api_search_returns_ranked_hits_with_library_version(app, client, api, a
     ({"algorithm": "hqi"}, 422, "library"),
     ({"library": "Demo IR", "algorithm": "hqi", "top": 0}, 422, "top"),
     ({"library": "Demo IR", "algorithm": "hqi", "recipe": {"normalise": "x"}}, 422, "recipe"),
+    ({"library": "Demo IR", "algorithm": "hqi", "recipe": {"baseline": []}}, 422, "recipe"),
 ])
 def test_api_search_errors_name_the_field(client, api, api_token, lab, body, status, field):
     response = api(client, api_token("dimitar")).post(
