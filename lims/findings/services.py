@@ -550,6 +550,10 @@ def set_sampling(actor: User, finding: Finding, data: dict) -> sampling.Sampling
     record(actor, "sampling_set", SUBJECT, finding.id, field="sampling",
            old=_plain(old) if old["sampling_method"] else None, new=_plain(new),
            **_subject(finding))
+    if finding.unit_weights_mg and old["population"] != finding.population:
+        # An extrapolated net weight scales with the number of units: store it anew, so that
+        # the page, the snapshot and the certificate keep showing the same figure.
+        set_net_weight(actor, finding, _stored_weight_data(finding))
     return plan
 
 
@@ -578,17 +582,21 @@ def weight_from(finding: Finding, data: dict) -> sampling.NetWeight:
         raise _value_error(error) from error
 
 
+def _stored_weight_data(finding: Finding) -> dict:
+    """The net-weight inputs as stored, in the form set_net_weight takes them."""
+    if not finding.unit_weights_mg:
+        return {"method": "measured", "net_weight_mg": finding.net_weight_mg}
+    interval = "lower" if finding.net_weight_upper_mg is None else "two-sided"
+    return {"method": "extrapolated", "unit_weights_mg": finding.unit_weights_mg,
+            "population": finding.population,
+            "confidence": finding.net_weight_confidence or 0.95, "interval": interval}
+
+
 def net_weight_of(finding: Finding) -> sampling.NetWeight | None:
     """The stored net weight with the description of how it was obtained."""
     if finding.net_weight_method is None:
         return None
-    if not finding.unit_weights_mg:
-        return weight_from(finding, {"method": "measured", "net_weight_mg": finding.net_weight_mg})
-    interval = "lower" if finding.net_weight_upper_mg is None else "two-sided"
-    return weight_from(finding, {"method": "extrapolated", "unit_weights_mg":
-                                 finding.unit_weights_mg, "population": finding.population,
-                                 "confidence": finding.net_weight_confidence or 0.95,
-                                 "interval": interval})
+    return weight_from(finding, _stored_weight_data(finding))
 
 
 def set_net_weight(actor: User, finding: Finding, data: dict) -> sampling.NetWeight:

@@ -209,3 +209,23 @@ def test_not_detected_needs_the_scope_of_the_scheme(app, client, login, lab):
     refused = client.post(f"/findings/{finding_id}/submit", data={"password": PASSWORD})
     assert refused.status_code == 422
     assert "State the scope of the scheme" in refused.get_data(as_text=True)
+
+
+def test_changing_the_number_of_units_keeps_the_extrapolated_net_weight_true(app, lab,
+                                                                           make_finding):
+    from lims.auth.services import get_user
+
+    finding_id = make_finding()
+    weights = [1010, 990, 1005, 995, 1000]
+    with app.app_context():
+        actor, finding = get_user(lab["chem"].username), db.session.get(Finding, finding_id)
+        services.set_net_weight(actor, finding, {"method": "extrapolated",
+                                                 "unit_weights_mg": weights, "population": 100})
+        services.set_sampling(actor, finding, {"method": "hypergeometric", "population": 50,
+                                               "proportion": 0.9, "confidence": 0.95})
+        db.session.commit()
+        expected = sampling.extrapolate_net_weight(weights, 50)
+        assert finding.net_weight_mg == expected.estimate_mg
+        shown = services.net_weight_of(finding)
+        assert (shown.estimate_mg, shown.lower_mg) == (finding.net_weight_mg,
+                                                      finding.net_weight_lower_mg)
