@@ -52,9 +52,8 @@ class Attempt(Generic[T]):
         return self.error.status if self.error else 200
 
 
-def attempt(form, action: Callable[[], T],
-            refusals: type[DomainError] = DomainError) -> Attempt[T]:
-    """Call one service and commit; a refusal ends the transaction and goes on the form."""
+def run(action: Callable[[], T], refusals: type[DomainError] = DomainError) -> Attempt[T]:
+    """Call one service and commit; a refusal ends the transaction (the one commit helper)."""
     try:
         value = action()
     except refusals as error:
@@ -62,10 +61,18 @@ def attempt(form, action: Callable[[], T],
             db.session.commit()
         else:
             db.session.rollback()
-        apply_error(form, error)
         return Attempt(error=error)
     db.session.commit()
     return Attempt(value)
+
+
+def attempt(form, action: Callable[[], T],
+            refusals: type[DomainError] = DomainError) -> Attempt[T]:
+    """Call one service through `run`; a refusal goes on the form."""
+    outcome = run(action, refusals)
+    if outcome.error is not None:
+        apply_error(form, outcome.error)
+    return outcome
 
 
 def form_errors(form) -> list[tuple[str, str, str]]:

@@ -1,25 +1,23 @@
 # shellcheck shell=bash
-# Shared by scripts/test and scripts/demo (sourced, not run): makes sure the
-# project's virtualenv exists in .venv and has the project installed in it.
+# Shared by scripts/test, scripts/demo and benchmarks/run (sourced, not run):
+# makes sure .venv exists and holds exactly the locked dependencies.
 #
-# Reinstalling ~400 MB of dependencies on every run would cost a minute or
-# more, so after a successful install we leave a stamp in .venv holding the
-# sha256 of pyproject.toml.  The project itself is installed editable (-e), so
-# code changes never need a reinstall; only a change to pyproject.toml (new
-# dependency, new entry point) does.
+# The lock files are requirements/base.txt (runtime) and requirements/test.txt
+# (runtime + test extras), made by scripts/lock from pyproject.toml.  They are
+# installed with `pip install --require-hashes`, so every package (setuptools,
+# the build backend, included) is the version and the file that was tested.
+# The project itself is then installed editable without dependencies and
+# without build isolation, so nothing unlocked is ever fetched.
 #
-# One stamp per "flavour": .venv/.installed-base for `pip install -e .` and
-# .venv/.installed-test for `pip install -e '.[test]'`.  An install with extras
-# also covers the base install, so it writes both stamps (scripts/demo after
-# scripts/test then installs nothing).
+# After a successful install a stamp in .venv holds the sha256 of the lock file
+# and pyproject.toml; when neither changed, nothing is installed.  One stamp per
+# flavour: .venv/.installed-base and .venv/.installed-test (the test lock covers
+# the base set, so it writes both stamps).
 
-# ensure_venv [EXTRA]   e.g. `ensure_venv test` or `ensure_venv` for the base.
-# Must be called with the repository root as the current directory.
+# ensure_venv [test]   Must be called with the repository root as the current directory.
 ensure_venv() {
-    local extra="${1:-}"
-    local flavour="${extra:-base}"
-    local spec="."
-    [[ -n "$extra" ]] && spec=".[$extra]"
+    local flavour="${1:-base}"
+    local lock="requirements/$flavour.txt"
 
     # A venv whose interpreter no longer runs (python upgraded or removed, or a
     # half-created .venv) is rebuilt rather than patched.
@@ -32,23 +30,31 @@ ensure_venv() {
     fi
 
     local want have=""
-    want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    want="$(cat "$lock" pyproject.toml | sha256sum | cut -d' ' -f1)"
     [[ -f ".venv/.installed-$flavour" ]] && have="$(cat ".venv/.installed-$flavour")"
     if [[ "$want" == "$have" ]]; then
-        echo "== .venv is up to date with pyproject.toml ($flavour): skipping pip install"
+        echo "== .venv is up to date with $lock: skipping pip install"
         return 0
     fi
 
-    echo "== pip install -e '$spec' (pyproject.toml changed or first install)"
+    echo "== pip install --require-hashes -r $lock (lock changed or first install)"
     local t0=$SECONDS
-    # -q keeps the log readable; pip still prints warnings and errors, except
-    # one per package about the machine's pip.conf naming local index folders
-    # that do not exist ("Location 'file:///...' is ignored"), which is noise.
-    # Stamps are removed first so an interrupted install is retried next time.
+    # Stamps are removed first so that an interrupted install is retried.
+    # PIP_CONSTRAINT and PIP_FIND_LINKS are emptied: a machine-wide pip.conf
+    # must not change what the lock says.  The grep drops pip's warnings about
+    # that pip.conf's local index folders that do not exist.
     rm -f .venv/.installed-*
-    .venv/bin/python -m pip install -q --progress-bar off -e "$spec" 2>&1 |
+    local pip=(env PIP_CONSTRAINT= PIP_FIND_LINKS= .venv/bin/python -m pip)
+    # --no-deps: the lock is complete; pip still refuses a file whose hash differs.
+    "${pip[@]}" install -q --progress-bar off --require-hashes --no-deps -r "$lock" 2>&1 |
         { grep -v "^WARNING: Location 'file://.*' is ignored" || true; }
+    "${pip[@]}" install -q --progress-bar off --no-deps --no-build-isolation -e . 2>&1 |
+        { grep -v "^WARNING: Location 'file://.*' is ignored" || true; }
+    # pip check: a lock that does not satisfy pyproject's ranges fails here.
+    "${pip[@]}" check >/dev/null || { "${pip[@]}" check; return 1; }
     echo "$want" >".venv/.installed-$flavour"
-    echo "$want" >.venv/.installed-base
+    if [[ "$flavour" == test ]]; then
+        cat requirements/base.txt pyproject.toml | sha256sum | cut -d' ' -f1 >.venv/.installed-base
+    fi
     echo "== pip install took $((SECONDS - t0)) s"
 }
