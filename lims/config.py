@@ -33,8 +33,10 @@ ENV_KEYS = {
     "a relative path is inside LIMS_DATA_DIR (default keys/signing.p12; `lims keys init`).",
     "LIMS_SIGNING_P12_PASSWORD": "Password of the PKCS#12 file; generated once next to it "
     "(<file>.password, mode 600) when not given, for demo and test use.",
-    "LIMS_TSA_URL": "RFC 3161 time-stamp server for PAdES B-T signatures; empty (default) signs "
-    "PAdES B-B without a time-stamp.",
+    "LIMS_TSA_URL": "RFC 3161 time-stamp server: certificates are signed PAdES B-LT and "
+    "`lims certificates archive` adds B-LTA time-stamps; empty (default) signs PAdES B-B.",
+    "LIMS_TSA_CA": "PEM file of the time-stamp server's CA certificate(s), trusted for its "
+    "time-stamps; a relative path is inside LIMS_DATA_DIR (default: none).",
 }
 
 
@@ -93,6 +95,12 @@ class Settings:
     signing_p12: Path = Path("keys", "signing.p12")  # relative to data_dir unless absolute
     signing_p12_password: str = ""
     tsa_url: str = ""
+    tsa_ca: Path | None = None  # relative to data_dir unless absolute
+
+    @property
+    def tsa_ca_file(self) -> Path | None:
+        """PEM of the time-stamp server's CA (setting LIMS_TSA_CA), if configured."""
+        return self.data_dir / self.tsa_ca if self.tsa_ca else None
 
     @property
     def signing_key_file(self) -> Path:
@@ -150,6 +158,7 @@ def load_settings(**overrides) -> Settings:
         "signing_p12_password": overrides.pop("signing_p12_password", None)
         or _signing_password(data_dir / signing_p12),
         "tsa_url": _env("LIMS_TSA_URL", ""),
+        "tsa_ca": Path(_env("LIMS_TSA_CA", "")) if _env("LIMS_TSA_CA", "") else None,
     }
     values.update(overrides)
     return Settings(**values)

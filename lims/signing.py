@@ -20,13 +20,17 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers, timestamps
+from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.timestamps import TimestampRequestError
 from pyhanko.sign.validation import (
     SignatureCoverageLevel,
+    add_validation_info,
     read_certification_data,
     validate_pdf_signature,
+    validate_pdf_timestamp,
 )
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.errors import PathError, ValidationError
 
 from lims.config import Settings
 from lims.errors import Conflict, DomainError
@@ -74,12 +78,26 @@ class Verification:
     timestamped: bool = False
     signer: str | None = None
     signed_at: datetime | None = None
+    archive_timestamps: tuple[datetime, ...] = ()  # B-LTA document time-stamps, oldest first
 
 
 def ca_file(settings: Settings) -> Path:
     """The CA certificate PEM written beside the key file."""
     key_file = settings.signing_key_file
     return key_file.with_name(key_file.stem + "-ca.pem")
+
+
+def crl_file(settings: Settings) -> Path:
+    """The CA's certificate revocation list (empty: nothing revoked) beside the CA."""
+    key_file = settings.signing_key_file
+    return key_file.with_name(key_file.stem + "-ca.crl")
+
+
+def trusted_pem(settings: Settings) -> bytes | None:
+    """The roots verifiers trust: the laboratory's CA and the time-stamp server's CA."""
+    parts = [path.read_bytes() for path in (ca_file(settings), settings.tsa_ca_file)
+             if path is not None and path.is_file()]
+    return b"".join(parts) or None
 
 
 def _name(common_name: str, lab_name: str) -> x509.Name:
@@ -153,7 +171,17 @@ def init_keys(settings: Settings, *, lab_name: str, force: bool = False) -> KeyI
         # purpose-made document-signing one.
         (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION, DOCUMENT_SIGNING]), False),
     ])
-    # The CA key is not kept: it exists only to vouch for this one signing certificate.
+    # The CA key is not kept: it exists only to vouch for this one signing certificate. It
+    # signs one empty revocation list valid as long as itself, embedded in B-LT signatures as
+    # the proof that the signing certificate was not revoked.
+    now = datetime.now(UTC)
+    crl = (x509.CertificateRevocationListBuilder().issuer_name(ca_name)
+           .last_update(now - timedelta(minutes=5))
+           .next_update(now + timedelta(days=365 * CA_YEARS))
+           .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+               ca_key.public_key()), critical=False)
+           .add_extension(x509.CRLNumber(1), critical=False)
+           .sign(ca_key, hashes.SHA256()))
     p12 = pkcs12.serialize_key_and_certificates(
         lab_name.encode(), signer_key, signer_cert, [ca_cert],
         serialization.BestAvailableEncryption(settings.signing_p12_password.encode()),
@@ -161,6 +189,7 @@ def init_keys(settings: Settings, *, lab_name: str, force: bool = False) -> KeyI
     _write_private(p12_path, p12)
     ca_path = ca_file(settings)
     ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    crl_file(settings).write_bytes(crl.public_bytes(serialization.Encoding.DER))
     return KeyInfo(
         p12_path=p12_path, ca_path=ca_path,
         signer_subject=signer_cert.subject.rfc4514_string(),
@@ -210,24 +239,76 @@ def export_ca(settings: Settings, path: Path) -> None:
     Path(path).write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain))
 
 
+def validation_context(settings: Settings) -> ValidationContext:
+    """Trust the lab's CA and the TSA's CA, with the lab's CRL; never fetch from the network."""
+    crl = crl_file(settings)
+    return ValidationContext(trust_roots=_trust_roots(trusted_pem(settings)),
+                             crls=[crl.read_bytes()] if crl.is_file() else [],
+                             allow_fetching=False, revocation_mode="soft-fail")
+
+
+def _timestamper(settings: Settings) -> timestamps.HTTPTimeStamper:
+    return timestamps.HTTPTimeStamper(settings.tsa_url)
+
+
+def _tsa_unavailable(settings: Settings, error: Exception) -> SigningUnavailable:
+    if isinstance(error, PathError | ValidationError):
+        return SigningUnavailable(
+            f"The validation data cannot be embedded: a certificate does not chain to a trusted "
+            f"root ({error}). Give the time-stamp server's CA in LIMS_TSA_CA.", "LIMS_TSA_CA")
+    return SigningUnavailable(
+        f"The time-stamp server {settings.tsa_url} (LIMS_TSA_URL) did not answer with a "
+        f"time-stamp: {error}", "LIMS_TSA_URL")
+
+
+_TSA_ERRORS = (TimestampRequestError, PathError, ValidationError)
+
+
 def sign_pdf(pdf: bytes, settings: Settings, *, reason: str, location: str,
              field_name: str = "LabSignature") -> bytes:
-    """Certify pdf with the lab's key (PAdES, DocMDP no changes; B-T when LIMS_TSA_URL is set)."""
+    """Certify pdf with the lab's key (DocMDP no changes): PAdES B-LT with a TSA, else B-B.
+
+    With LIMS_TSA_URL the signature carries a time-stamp and the validation data (certificates
+    and the CA's revocation list) is embedded, so it can be validated without the laboratory.
+    """
     signer = _signer(settings)
+    timestamper = _timestamper(settings) if settings.tsa_url else None
     meta = signers.PdfSignatureMetadata(
         field_name=field_name, md_algorithm="sha256", subfilter=fields.SigSeedSubFilter.PADES,
         reason=reason, location=location,
         certify=True, docmdp_permissions=fields.MDPPerm.NO_CHANGES,
+        embed_validation_info=timestamper is not None,
+        validation_context=validation_context(settings) if timestamper else None,
     )
-    timestamper = timestamps.HTTPTimeStamper(settings.tsa_url) if settings.tsa_url else None
     writer = IncrementalPdfFileWriter(BytesIO(pdf))
     try:
         signed = signers.PdfSigner(meta, signer, timestamper=timestamper).sign_pdf(writer)
-    except TimestampRequestError as error:
-        raise SigningUnavailable(
-            f"The time-stamp server {settings.tsa_url} (LIMS_TSA_URL) did not answer with a "
-            f"time-stamp: {error}", "LIMS_TSA_URL") from error
+    except _TSA_ERRORS as error:
+        raise _tsa_unavailable(settings, error) from error
     return signed.getvalue()
+
+
+def archive_pdf(pdf: bytes, settings: Settings) -> bytes:
+    """Add PAdES B-LTA validation data and a document time-stamp as a new incremental revision."""
+    if not settings.tsa_url:
+        raise SigningUnavailable("Archiving needs a time-stamp server: set LIMS_TSA_URL.",
+                                 "LIMS_TSA_URL")
+    context = validation_context(settings)
+    stamper = signers.PdfTimeStamper(_timestamper(settings))
+    try:
+        reader = PdfFileReader(BytesIO(pdf))
+        if any(e.sig_object.get("/Type") == "/DocTimeStamp" for e in reader.embedded_signatures):
+            # A renewal: validate the last archival time-stamp, add its data, stamp again.
+            stamped = stamper.update_archival_timestamp_chain(reader, context, in_place=False)
+        else:
+            if "/DSS" not in reader.root:  # a B-B signature: its validation data first
+                pdf = add_validation_info(reader.embedded_signatures[0], context,
+                                          in_place=False).getvalue()
+            stamped = stamper.timestamp_pdf(IncrementalPdfFileWriter(BytesIO(pdf)), "sha256",
+                                            validation_context=context)
+    except _TSA_ERRORS as error:
+        raise _tsa_unavailable(settings, error) from error
+    return stamped.getvalue()
 
 
 def _trust_roots(ca_pem: bytes | None) -> list[asn1_x509.Certificate]:
@@ -236,25 +317,58 @@ def _trust_roots(ca_pem: bytes | None) -> list[asn1_x509.Certificate]:
     return [asn1_x509.Certificate.load(der) for _, _, der in pem.unarmor(ca_pem, multiple=True)]
 
 
+def _archive_timestamps(reader: PdfFileReader, context: ValidationContext):
+    """The times of the document time-stamps, when they and validation data are all that follows.
+
+    None when anything after the signed revision is not a B-LT/B-LTA update. pyHanko counts a
+    new empty signature field as an "LTA update" that NO_CHANGES allows, so every signature field
+    must be filled, and every signature after the first must be a trusted document time-stamp.
+    """
+    later = reader.embedded_signatures[1:]
+    if len(reader.root["/AcroForm"]["/Fields"]) != len(reader.embedded_signatures):
+        return None
+    times = []
+    for embedded in later:
+        if embedded.sig_object.get("/Type") != "/DocTimeStamp":
+            return None
+        status = validate_pdf_timestamp(embedded, validation_context=context)
+        if not (status.intact and status.valid and status.trusted):
+            return None
+        if status.modification_level not in (ModificationLevel.NONE,
+                                              ModificationLevel.LTA_UPDATES):
+            return None
+        times.append(status.timestamp.astimezone(UTC))
+    return tuple(times)
+
+
 def verify_pdf(pdf: bytes, ca_pem: bytes | None = None) -> Verification:
-    """Validate the first signature of pdf, trusting only the certificates in ca_pem."""
+    """Validate the first signature of pdf, trusting only the certificates in ca_pem.
+
+    The signed revision must be the whole file, or be followed only by B-LTA updates
+    (validation data and trusted document time-stamps).
+    """
     digest = hashlib.sha256(pdf).hexdigest()
-    context = ValidationContext(trust_roots=_trust_roots(ca_pem), allow_fetching=False)
+    context = ValidationContext(trust_roots=_trust_roots(ca_pem), allow_fetching=False,
+                                revocation_mode="soft-fail")
     try:
         reader = PdfFileReader(BytesIO(pdf))
         if not reader.embedded_signatures:
             return Verification("unsigned", "The PDF carries no signature.", digest)
         certification = read_certification_data(reader)
         result = validate_pdf_signature(reader.embedded_signatures[0], context)
+        archived = None
+        if (pdf.rstrip().endswith(b"%%EOF")  # nothing appended after the last revision
+                and result.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+                and result.modification_level == ModificationLevel.LTA_UPDATES):
+            archived = _archive_timestamps(reader, context)
     except Exception as error:  # hostile bytes make pyHanko raise many different types
         return Verification("invalid", f"Not a readable signed PDF: {error}", digest)
     level = result.modification_level
     timestamp = result.timestamp_validity
     signed_at = timestamp.timestamp if timestamp else result.signer_reported_dt
-    # pyHanko counts a new empty signature field as an "LTA update" that NO_CHANGES allows, and
-    # appended junk as no modification at all: an issued certificate must be the signed file
-    # exactly. (B-LTA, when added, must accept only later document time-stamps here.)
-    untouched = result.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    # Appended junk counts as no modification at all in pyHanko: an issued certificate must be
+    # the signed file exactly, or that file followed by archival time-stamps only.
+    untouched = result.coverage == SignatureCoverageLevel.ENTIRE_FILE or archived is not None
     if not (result.intact and result.valid):
         status, reason = "altered", "The signed bytes do not match the signature."
     elif not (untouched and result.docmdp_ok):
@@ -279,6 +393,7 @@ def verify_pdf(pdf: bytes, ca_pem: bytes | None = None) -> Verification:
         timestamped=timestamp is not None,
         signer=result.signing_cert.subject.native.get("common_name"),
         signed_at=signed_at.astimezone(UTC) if signed_at else None,
+        archive_timestamps=archived or (),
     )
 
 

@@ -5,30 +5,26 @@ from __future__ import annotations
 import dataclasses
 import socket
 import subprocess
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
 from pathlib import Path
 
 import pytest
-from asn1crypto import keys as asn1_keys
-from asn1crypto import tsp
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields
-from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 
 from lims import signing
 from lims.config import load_settings
 from lims.errors import Conflict
 from lims.pdf import render_pdf
 from tests.tools import require_tool
+from tests.tsa_server import running_tsa
 
 LAB = "Customs Laboratory Sofia"
 HTML = "<html><body><h1>Certificate CL-2026-000123</h1><p>Cocaine identified.</p></body></html>"
@@ -232,50 +228,83 @@ def test_exported_ca_is_a_ca_certificate(ca_pem, lab):
     assert signing.ca_file(lab).read_bytes() == ca_pem
 
 
-@pytest.fixture
-def tsa_server():
-    """A loopback RFC 3161 server answering with pyHanko's DummyTimeStamper; yields (url, pem)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = self_signed(key, "Test TSA", eku=[ExtendedKeyUsageOID.TIME_STAMPING])
-    stamper = DummyTimeStamper(
-        tsa_cert=asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER)),
-        tsa_key=asn1_keys.PrivateKeyInfo.load(key.private_bytes(
-            serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption())),
-    )
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            request = tsp.TimeStampReq.load(self.rfile.read(int(self.headers["Content-Length"])))
-            body = stamper.request_tsa_response(request).dump()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/", cert.public_bytes(serialization.Encoding.PEM)
-    server.shutdown()
-    server.server_close()
-    thread.join()
+@pytest.fixture(scope="module")
+def tsa(tmp_path_factory):
+    """A real RFC 3161 server (openssl ts, its own process): yields (url, CA PEM path)."""
+    with running_tsa(tmp_path_factory.mktemp("tsa")) as running:
+        yield running
 
 
-def test_a_configured_tsa_gives_a_timestamped_signature(lab, ca_pem, tsa_server):
-    url, tsa_pem = tsa_server
-    with_tsa = dataclasses.replace(lab, tsa_url=url)
+@pytest.fixture(scope="module")
+def with_tsa(lab, tsa):
+    """The lab's settings with the time-stamp server and its CA configured."""
+    url, tsa_ca = tsa
+    return dataclasses.replace(lab, tsa_url=url, tsa_ca=tsa_ca)
+
+
+def test_a_configured_tsa_gives_a_timestamped_b_lt_signature(ca_pem, tsa, with_tsa):
     pdf = signing.sign_pdf(render_pdf(HTML), with_tsa, reason="Approved", location="Sofia")
-    result = signing.verify_pdf(pdf, ca_pem + tsa_pem)
+    result = signing.verify_pdf(pdf, ca_pem + tsa[1].read_bytes())
     assert result.status == "valid", result.reason
     assert result.timestamped
     assert abs(datetime.now(UTC) - result.signed_at) < timedelta(minutes=1)
+    # B-LT: the validation data (both chains and the CA's revocation list) is in the file.
+    dss = PdfFileReader(BytesIO(pdf)).root["/DSS"]
+    assert len(dss["/Certs"]) >= 3 and len(dss["/CRLs"]) == 1
     # The same signature with the TSA's root not trusted is not valid.
     assert signing.verify_pdf(pdf, ca_pem).status == "untrusted"
+
+
+def test_a_tsa_without_its_ca_names_the_setting(lab, tsa):
+    unknown = dataclasses.replace(lab, tsa_url=tsa[0])
+    with pytest.raises(signing.SigningUnavailable, match="LIMS_TSA_CA"):
+        signing.sign_pdf(render_pdf(HTML), unknown, reason="Approved", location="Sofia")
+
+
+@pytest.fixture(scope="module")
+def archived(with_tsa):
+    """A B-LT certificate with a B-LTA document time-stamp added."""
+    pdf = signing.sign_pdf(render_pdf(HTML), with_tsa, reason="Approved", location="Sofia")
+    return pdf, signing.archive_pdf(pdf, with_tsa)
+
+
+def test_archiving_adds_a_document_timestamp_revision(archived, with_tsa, ca_pem, tsa):
+    pdf, later = archived
+    assert later.startswith(pdf)  # a new incremental revision: the signed bytes are unchanged
+    result = signing.verify_pdf(later, signing.trusted_pem(with_tsa))
+    assert result.status == "valid", result.reason
+    assert len(result.archive_timestamps) == 1
+    assert abs(datetime.now(UTC) - result.archive_timestamps[0]) < timedelta(minutes=1)
+    assert result.modification_level == "LTA_UPDATES"
+    # A second archival time-stamp (renewal) is accepted as well.
+    again = signing.archive_pdf(later, with_tsa)
+    assert len(signing.verify_pdf(again, signing.trusted_pem(with_tsa)).archive_timestamps) == 2
+    # Without the TSA's root the archival time-stamp is not trusted: the file is not accepted.
+    assert signing.verify_pdf(later, ca_pem).status == "altered"
+
+
+def test_pdfsig_checks_the_archived_signature_and_lists_the_timestamp(archived, ca_pem, tsa,
+                                                                      tmp_path):
+    report = pdfsig(archived[1], tmp_path, ca_pem + tsa[1].read_bytes())
+    first, second = report.split("Signature #2:")
+    assert "Signature is Valid." in first and "Certificate is Trusted." in first
+    # poppler lists RFC 3161 document time-stamps but cannot validate them (pyHanko does).
+    assert "Test TSA" in second
+
+
+def test_anything_but_a_timestamp_after_the_signature_is_refused(archived, with_tsa):
+    pdf, later = archived
+    trusted = signing.trusted_pem(with_tsa)
+    # An empty signature field added after signing: pyHanko alone calls it an "LTA update".
+    writer = IncrementalPdfFileWriter(BytesIO(pdf))
+    fields.append_signature_field(writer, fields.SigFieldSpec("Extra", box=(10, 10, 60, 60)))
+    out = BytesIO()
+    writer.write(out)
+    assert signing.verify_pdf(out.getvalue(), trusted).status == "altered"
+    # Junk appended after the archival revision.
+    assert signing.verify_pdf(later + b"\n% junk\n", trusted).status == "altered"
+    # The archived file with a byte changed in the signed part.
+    assert signing.verify_pdf(flip_byte_in_page_content(later), trusted).status == "altered"
 
 
 def test_an_unreachable_tsa_names_the_setting(lab):
@@ -305,3 +334,17 @@ def test_keys_init_and_export_ca_commands(cli, tmp_path):
     assert cli("keys", "export-ca", str(out)).exit_code == 0
     (ca,) = x509.load_pem_x509_certificates(out.read_bytes())
     assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+
+
+def test_a_b_b_signature_is_archived_with_its_validation_data(signed, with_tsa):
+    later = signing.archive_pdf(signed, with_tsa)
+    assert later.startswith(signed)
+    result = signing.verify_pdf(later, signing.trusted_pem(with_tsa))
+    assert result.status == "valid", result.reason
+    assert len(result.archive_timestamps) == 1
+    assert "/DSS" in PdfFileReader(BytesIO(later)).root
+
+
+def test_archiving_without_a_tsa_names_the_setting(signed, lab):
+    with pytest.raises(signing.SigningUnavailable, match="LIMS_TSA_URL"):
+        signing.archive_pdf(signed, lab)
