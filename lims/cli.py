@@ -390,3 +390,31 @@ def restore_command(path: Path):
         _fail(error.message)
     click.echo(f"restored {report.files} files and the {report.database} database into "
                f"{report.path}; run `lims audit verify` to check the trail")
+
+
+@main.group("certificates")
+def certificates_group():
+    """Issued certificates."""
+
+
+@certificates_group.command("archive")
+@click.option("--renew", is_flag=True,
+              help="Add a new time-stamp to every certificate, archived or not (before the "
+                   "last time-stamp's certificate expires, or its algorithm weakens).")
+@with_appcontext
+def certificates_archive(renew: bool):
+    """Add PAdES B-LTA document time-stamps (LIMS_TSA_URL) to issued certificates."""
+    from lims.certificates.services import archive_certificate, certificates_to_archive
+    from lims.errors import DomainError
+
+    done = 0
+    for certificate in certificates_to_archive(renew):
+        try:
+            revision = archive_certificate(None, certificate)
+        except DomainError as error:
+            _fail(f"{certificate.number}: {error.message} ({done} archived before it)")
+        db.session.commit()  # each certificate on its own: a later failure keeps this one
+        done += 1
+        click.echo(f"{certificate.number}: revision {revision.seq}, time-stamp "
+                   f"{revision.timestamped_at:%Y-%m-%d %H:%M:%S} UTC, sha256 {revision.sha256}")
+    click.echo(f"{done} certificate(s) archived")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, ForeignKey, String, Text
+from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.auth.models import User
@@ -55,8 +55,33 @@ class Certificate(db.Model):
         remote_side=[id], foreign_keys=[amends_id])
     superseded_by: Mapped[Certificate | None] = relationship(
         remote_side=[id], foreign_keys=[superseded_by_id])
+    revisions: Mapped[list[CertificateRevision]] = relationship(
+        back_populates="certificate", order_by="CertificateRevision.seq")
+
+    @property
+    def current_sha256(self) -> str:
+        """SHA-256 of the file served now: the latest archival revision, else the issued PDF."""
+        return self.revisions[-1].sha256 if self.revisions else self.pdf_sha256
 
     @property
     def filename(self) -> str:
         """The download name of the PDF."""
         return f"{self.number}.pdf"
+
+
+class CertificateRevision(db.Model):
+    """A later write-once revision of an issued PDF that only adds a B-LTA document time-stamp."""
+
+    __tablename__ = "certificate_revision"
+    __table_args__ = (UniqueConstraint("certificate_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), index=True)
+    seq: Mapped[int] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(30), default="document-timestamp")
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    timestamped_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    certificate: Mapped[Certificate] = relationship(back_populates="revisions")

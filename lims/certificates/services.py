@@ -32,7 +32,7 @@ from lims.auth.access import can, require
 from lims.auth.models import User
 from lims.auth.services import confirm_password
 from lims.barcodes import qr_png
-from lims.certificates.models import Certificate
+from lims.certificates.models import Certificate, CertificateRevision
 from lims.certificates.snapshot import FORMATTERS, build_snapshot, freeze
 from lims.config import Settings
 from lims.db import db, utcnow
@@ -42,7 +42,14 @@ from lims.intake.models import Case, case_investigator
 from lims.intake.services import allocate
 from lims.pdf import data_uri, render_pdf
 from lims.plots import overlay_figure, to_png
-from lims.signing import SigningUnavailable, ca_file, sign_pdf, verify_pdf
+from lims.signing import (
+    SigningUnavailable,
+    archive_pdf,
+    ca_file,
+    sign_pdf,
+    trusted_pem,
+    verify_pdf,
+)
 from lims.spectra.series import Series
 
 TOKEN_BYTES = 24
@@ -125,7 +132,7 @@ def sign_certificate(pdf: bytes, settings: Settings, number: str) -> bytes:
     """Certify the PDF with the lab's key and check the result before anything is stored."""
     signed = sign_pdf(pdf, settings, reason=f"{SIGN_REASON}: {number}",
                       location=settings.lab_address or settings.lab_name)
-    check = verify_pdf(signed, _ca_pem(settings))
+    check = verify_pdf(signed, trusted_pem(settings))
     if check.status != "valid":  # RELIABILITY.md PS-05: release is blocked
         raise SigningUnavailable(f"The signed certificate {number} does not verify: "
                                  f"{check.reason}", "LIMS_SIGNING_P12")
@@ -283,11 +290,11 @@ def open_certificate(user: User, number: str) -> Certificate:
 
 
 def certificate_pdf(user: User, certificate: Certificate) -> bytes:
-    """The signed bytes exactly as issued (re-hashed on read); investigators' reads audited."""
-    data = file_store().get(certificate.pdf_sha256)
+    """The signed bytes as issued or archived (re-hashed on read); investigators' reads audited."""
+    data = file_store().get(certificate.current_sha256)
     if user.role == "investigator":
         record(user, "certificate_downloaded", "certificate", certificate.number,
-               new=certificate.pdf_sha256, **_subject(certificate))
+               new=certificate.current_sha256, **_subject(certificate))
     return data
 
 
@@ -305,6 +312,37 @@ def history_of(certificate: Certificate) -> list[Certificate]:
     while chain[-1].superseded_by is not None:
         chain.append(chain[-1].superseded_by)
     return chain
+
+
+def certificates_to_archive(renew: bool = False) -> list[Certificate]:
+    """Certificates without an archival time-stamp yet (all of them when renewing)."""
+    query = select(Certificate).order_by(Certificate.id)
+    if not renew:
+        query = query.where(~Certificate.revisions.any())
+    return list(db.session.scalars(query))
+
+
+def archive_certificate(actor: User | None, certificate: Certificate) -> CertificateRevision:
+    """Add a B-LTA document time-stamp to a certificate as a new write-once revision."""
+    settings = _settings()
+    later = archive_pdf(file_store().get(certificate.current_sha256), settings)
+    check = verify_pdf(later, trusted_pem(settings))
+    if check.status != "valid" or not check.archive_timestamps:
+        raise SigningUnavailable(f"The archived certificate {certificate.number} does not "
+                                 f"verify: {check.reason}", "LIMS_TSA_URL")
+    revision = CertificateRevision(
+        certificate=certificate, seq=len(certificate.revisions) + 1, kind="document-timestamp",
+        sha256=file_store().put(later), size=len(later),
+        timestamped_at=check.archive_timestamps[-1])
+    db.session.add(revision)
+    db.session.flush()
+    record(actor, "certificate_archived", "certificate", certificate.number,
+           old=certificate.revisions[-2].sha256 if len(certificate.revisions) > 1
+           else certificate.pdf_sha256,
+           new={"sha256": revision.sha256, "revision": revision.seq,
+                "timestamped_at": revision.timestamped_at.isoformat()},
+           **_subject(certificate))
+    return revision
 
 
 # --- verification (public) ------------------------------------------------------------------
@@ -344,7 +382,7 @@ class VerifyResult:
         }
 
 
-def _registered(certificate: Certificate) -> VerifyResult:
+def _registered(certificate: Certificate, digest: str | None = None) -> VerifyResult:
     signer, signed_at = certificate.signature.printed_name, certificate.signature.signed_at
     if certificate.status == "superseded":
         successor = certificate.superseded_by
@@ -358,8 +396,14 @@ def _registered(certificate: Certificate) -> VerifyResult:
     else:
         message = (f"Certificate {certificate.number} is authentic: issued by this laboratory "
                    "and in force.")
+    revision = next((r for r in certificate.revisions if r.sha256 == digest), None)
+    if revision is not None:
+        message += (f" This copy is archival revision {revision.seq}: the signed certificate "
+                    f"with a document time-stamp of {revision.timestamped_at:%Y-%m-%d %H:%M} "
+                    "UTC added.")
     status = "authentic" if certificate.status == "issued" else certificate.status
-    return VerifyResult(status, message, certificate.pdf_sha256, certificate, signer, signed_at)
+    return VerifyResult(status, message, digest or certificate.pdf_sha256, certificate, signer,
+                        signed_at)
 
 
 def check_verify_rate(client: str | None) -> None:
@@ -418,10 +462,13 @@ def verify_upload(pdf: bytes) -> VerifyResult:
     """Judge an uploaded PDF: a registered certificate, one altered since signing, or foreign."""
     digest = hashlib.sha256(pdf).hexdigest()
     certificate = db.session.scalar(select(Certificate).where(Certificate.pdf_sha256 == digest))
+    if certificate is None:  # or a later archival revision of one
+        certificate = db.session.scalar(select(Certificate).join(CertificateRevision).where(
+            CertificateRevision.sha256 == digest))
     if certificate is not None:
-        return _registered(certificate)
+        return _registered(certificate, digest)
     settings = _settings()
-    check = verify_pdf(pdf, _ca_pem(settings))
+    check = verify_pdf(pdf, trusted_pem(settings))
     if check.status in ("altered", "valid") and _signed_by_lab(pdf, settings):
         title = _title(pdf)
         named = db.session.scalar(select(Certificate).where(Certificate.number == title)) \
@@ -464,12 +511,13 @@ def case_packet(user: User, case: Case) -> bytes:
     certificates = list(db.session.scalars(select(Certificate).where(
         Certificate.case_id == case.id).order_by(Certificate.id)))
     listed = [{"number": c.number, "status": c.status, "issued_at": c.issued_at,
-               "sha256": c.pdf_sha256, "amends": c.amends.number if c.amends else None,
+               "sha256": c.current_sha256, "amends": c.amends.number if c.amends else None,
                "superseded_by": c.superseded_by.number if c.superseded_by else None}
               for c in certificates]
     for certificate in certificates:
         files.append((f"certificates/{certificate.filename}",
-                      store.get(certificate.pdf_sha256), f"certificate ({certificate.status})"))
+                      store.get(certificate.current_sha256),
+                      f"certificate ({certificate.status})"))
     measurements = db.session.scalars(select(Measurement).where(
         Measurement.sample_id.in_([s.id for s in case.samples])).order_by(Measurement.id))
     for measurement in measurements:

@@ -28,7 +28,7 @@ def pdf_download(number: str) -> Response:
     db.session.commit()  # an investigator's download is audited
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{certificate.filename}"',
-        "X-Content-SHA256": certificate.pdf_sha256,
+        "X-Content-SHA256": certificate.current_sha256,
     })
 
 
