@@ -35,6 +35,8 @@ ENV_KEYS = {
     "(<file>.password, mode 600) when not given, for demo and test use.",
     "LIMS_TSA_URL": "RFC 3161 time-stamp server: certificates are signed PAdES B-LT and "
     "`lims certificates archive` adds B-LTA time-stamps; empty (default) signs PAdES B-B.",
+    "LIMS_FAILPOINTS": "Crash tests only: comma-separated failpoints at which the process "
+    "kills itself with SIGKILL (measurement.saved, custody.recorded, certificate.stored).",
     "LIMS_TSA_CA": "PEM file of the time-stamp server's CA certificate(s), trusted for its "
     "time-stamps; a relative path is inside LIMS_DATA_DIR (default: none).",
 }
@@ -96,6 +98,7 @@ class Settings:
     signing_p12_password: str = ""
     tsa_url: str = ""
     tsa_ca: Path | None = None  # relative to data_dir unless absolute
+    failpoints: frozenset[str] = frozenset()
 
     @property
     def tsa_ca_file(self) -> Path | None:
@@ -158,6 +161,8 @@ def load_settings(**overrides) -> Settings:
         "signing_p12_password": overrides.pop("signing_p12_password", None)
         or _signing_password(data_dir / signing_p12),
         "tsa_url": _env("LIMS_TSA_URL", ""),
+        "failpoints": frozenset(filter(None, (p.strip() for p in _env(
+            "LIMS_FAILPOINTS", "").split(",")))),
         "tsa_ca": Path(_env("LIMS_TSA_CA", "")) if _env("LIMS_TSA_CA", "") else None,
     }
     values.update(overrides)

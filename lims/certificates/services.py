@@ -37,6 +37,7 @@ from lims.certificates.snapshot import FORMATTERS, build_snapshot, freeze
 from lims.config import Settings
 from lims.db import db, utcnow
 from lims.errors import Conflict, Invalid, NotFound, TooManyAttempts
+from lims.failpoints import failpoint
 from lims.files import file_store
 from lims.intake.models import Case, case_investigator
 from lims.intake.services import allocate
@@ -211,6 +212,7 @@ def issue_certificate(actor: User, finding) -> Certificate:
                old=amends.status, new=f"superseded by {number}", reason=reason,
                **_subject(amends))
         amends.status, amends.superseded_by_id = "superseded", certificate.id
+    failpoint("certificate.stored")
     return certificate
 
 

@@ -13,6 +13,7 @@ from lims.auth.services import confirm_password
 from lims.custody.models import CustodyEvent
 from lims.db import db, utcnow
 from lims.errors import Conflict, Forbidden, Invalid
+from lims.failpoints import failpoint
 from lims.identifiers import normalize_seal
 from lims.intake.models import STATUS_TRANSITIONS, TERMINAL_STATUSES, Location, Sample
 
@@ -215,6 +216,7 @@ def transfer(actor: User, sample: Sample, *, expected_from: str, to: Party,
     target_status = STATUS_AFTER.get(event_type)
     if target_status and target_status in STATUS_TRANSITIONS[sample.status]:
         _set_status(actor, sample, target_status, event)
+    failpoint("custody.recorded")
     return event
 
 

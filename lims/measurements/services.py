@@ -19,6 +19,7 @@ from lims.auth.models import User
 from lims.custody.services import ensure_unblocked
 from lims.db import db, utcnow
 from lims.errors import Conflict, Invalid, NotFound
+from lims.failpoints import failpoint
 from lims.files import file_store, staging_area
 from lims.intake.models import Sample
 from lims.intake.services import get_sample, subject_of
@@ -199,6 +200,7 @@ def _save(actor: User, sample: Sample, data: bytes, digest: str, filename: str,
         "instrument": instrument.name if instrument else None,
         "spectra": len(result.spectra), "warnings": len(warnings),
         "out_of_calibration": measurement.out_of_calibration}, **subject_of(sample))
+    failpoint("measurement.saved")
     return measurement
 
 
