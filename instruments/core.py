@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +17,20 @@ METADATA_KEYS = ("instrument", "serial", "operator", "acquired_at", "resolution"
                  "sample_name", "laser_wavelength_nm", "origin", "owner", "cas", "formula",
                  "molecular_weight", "retention_time", "retention_index", "ms_level",
                  "precursor_mz", "ionization", "license", "comments")
-MAX_POINTS = 20_000_000  # per file; beyond this a file is refused rather than exhausting memory
+# --- limits: how far a file may expand --------------------------------------------------------
+# Measured on the 80 real files of the shared corpus (MANIFEST.tsv, every file through
+# registry.parse): the most points in one file is 198,288 (agilent/yellow.D_data.ms, 1,308 scans
+# in 847 KB), the most in one spectrum 29,460 (opus/openspecy_ftir_ps.0), the densest file holds
+# 0.66 points per byte (jcamp/ir_difdup_BRUKER2.JCM, DIFDUP) and the most decoded array bytes
+# per byte of file is 0.65 (mzml/pyteomics_test.mzXML, base64). The caps leave a margin of
+# 10x (file total), 24x (points per byte) and 49x (decoded bytes per byte) over those, so real
+# files pass while a 219-byte DUP line that used to become 20 M points is refused unexpanded.
+MAX_POINTS = 2_000_000  # per file, all spectra together: 32 MB as float64 x and y
+POINTS_PER_BYTE = 16  # per byte of the uploaded file
+MIN_POINTS = 65_536  # any file may hold this many, however small (1 MB of float64 x and y)
+MAX_DECODED_BYTES = 32 * 1024 * 1024  # inflated or decoded binary arrays of one file together
+DECODED_BYTES_PER_BYTE = 32  # zlib rarely packs a real float64 array beyond 4:1
+MIN_DECODED_BYTES = 1024 * 1024
 
 
 class ParseError(Exception):
@@ -44,6 +58,55 @@ class ParseError(Exception):
     def __str__(self) -> str:
         where = self.where()
         return f"{self.message} ({where})" if where else self.message
+
+
+class Budget:
+    """What one file may still expand to (points, decoded bytes), scaled by its size."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.max_points = min(MAX_POINTS, max(MIN_POINTS, POINTS_PER_BYTE * size))
+        self.max_bytes = min(MAX_DECODED_BYTES, max(MIN_DECODED_BYTES,
+                                                    DECODED_BYTES_PER_BYTE * size))
+        self.points = 0
+        self.decoded = 0
+
+    def check_points(self, count: float, *, line: int | None = None,
+                     offset: int | None = None, block: str | None = None) -> None:
+        """Refuse, before anything is expanded, when ``count`` more points exceed the limit."""
+        if self.points + count > self.max_points:
+            raise ParseError(f"Refused by the point limit: the data would expand to "
+                             f"{self.points + count:,.0f} points, and a file of {self.size:,} "
+                             f"bytes may hold at most {self.max_points:,} ({POINTS_PER_BYTE} "
+                             f"per byte, never more than {MAX_POINTS:,}).",
+                             line=line, offset=offset, block=block)
+
+    def take_points(self, count: int, **where) -> None:
+        """Count ``count`` points against the limit (ParseError naming it when exceeded)."""
+        self.check_points(count, **where)
+        self.points += count
+
+    def take_bytes(self, count: int, **where) -> None:
+        """Count ``count`` decoded bytes against the limit (ParseError naming it when exceeded)."""
+        if self.decoded + count > self.max_bytes:
+            raise ParseError(f"Refused by the decoded-size limit: the arrays would decode to "
+                             f"more than {self.max_bytes:,} bytes, the most a file of "
+                             f"{self.size:,} bytes may hold ({DECODED_BYTES_PER_BYTE} per byte, "
+                             f"never more than {MAX_DECODED_BYTES:,}); a compression bomb?",
+                             **where)
+        self.decoded += count
+
+    def inflate(self, raw: bytes, **where) -> bytes:
+        """zlib-inflate at most the remaining decoded bytes; a larger stream is refused."""
+        inflater = zlib.decompressobj()
+        try:
+            out = inflater.decompress(raw, self.max_bytes - self.decoded + 1)
+        except zlib.error as error:
+            raise ParseError(f"A zlib-compressed array is damaged ({error}).", **where) from error
+        self.take_bytes(len(out), **where)
+        if not inflater.eof:
+            raise ParseError("A zlib-compressed array is truncated.", **where)
+        return out
 
 
 @dataclass(frozen=True)
