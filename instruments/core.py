@@ -19,18 +19,22 @@ METADATA_KEYS = ("instrument", "serial", "operator", "acquired_at", "resolution"
                  "precursor_mz", "ionization", "license", "comments")
 # --- limits: how far a file may expand --------------------------------------------------------
 # Measured on the 80 real files of the shared corpus (MANIFEST.tsv, every file through
-# registry.parse): the most points in one file is 198,288 (agilent/yellow.D_data.ms, 1,308 scans
-# in 847 KB), the most in one spectrum 29,460 (opus/openspecy_ftir_ps.0), the densest file holds
-# 0.66 points per byte (jcamp/ir_difdup_BRUKER2.JCM, DIFDUP) and the most decoded array bytes
-# per byte of file is 0.65 (mzml/pyteomics_test.mzXML, base64). The caps leave a margin of
-# 10x (file total), 24x (points per byte) and 49x (decoded bytes per byte) over those, so real
-# files pass while a 219-byte DUP line that used to become 20 M points is refused unexpanded.
-MAX_POINTS = 2_000_000  # per file, all spectra together: 32 MB as float64 x and y
+# registry.parse): the most points in one spectrum is 29,460 (opus/openspecy_ftir_ps.0), in one
+# file 198,288 (agilent/yellow.D_data.ms, 1,308 scans in 847 KB); the densest file holds 0.66
+# points per byte (jcamp/ir_difdup_BRUKER2.JCM, DIFDUP) and the most decoded array bytes per byte
+# of file is 0.65 (mzml/pyteomics_test.mzXML, base64). The caps leave a margin of 33x (points in
+# one spectrum), 24x (points per byte) and 49x (decoded bytes per byte), so real files pass while
+# a 219-byte DUP line that used to become 20 M points is refused before it is expanded.
+# A file of many spectra keeps the per-file cap it had: reference libraries are imported through
+# the same readers (the search benchmark imports 10,000 IR spectra, 18 M points), and the corpus
+# holds no library to decide a lower one from; points per byte bound what a small file can claim.
+MAX_SPECTRUM_POINTS = 1_000_000  # in one spectrum, whatever the file's size
+MAX_POINTS = 20_000_000  # per file, all spectra together (320 MB as float64 x and y)
 POINTS_PER_BYTE = 16  # per byte of the uploaded file
 MIN_POINTS = 65_536  # any file may hold this many, however small (1 MB of float64 x and y)
-MAX_DECODED_BYTES = 32 * 1024 * 1024  # inflated or decoded binary arrays of one file together
+MAX_DECODED_BYTES = 16 * MAX_POINTS  # inflated or decoded binary arrays of one file together
 DECODED_BYTES_PER_BYTE = 32  # zlib rarely packs a real float64 array beyond 4:1
-MIN_DECODED_BYTES = 1024 * 1024
+MIN_DECODED_BYTES = 16 * MIN_POINTS
 
 
 class ParseError(Exception):
@@ -73,7 +77,7 @@ class Budget:
 
     def check_points(self, count: float, *, line: int | None = None,
                      offset: int | None = None, block: str | None = None) -> None:
-        """Refuse, before anything is expanded, when ``count`` more points exceed the limit."""
+        """Refuse, before anything is expanded, when ``count`` more points exceed the file's."""
         if self.points + count > self.max_points:
             raise ParseError(f"Refused by the point limit: the data would expand to "
                              f"{self.points + count:,.0f} points, and a file of {self.size:,} "
@@ -81,9 +85,18 @@ class Budget:
                              f"per byte, never more than {MAX_POINTS:,}).",
                              line=line, offset=offset, block=block)
 
-    def take_points(self, count: int, **where) -> None:
-        """Count ``count`` points against the limit (ParseError naming it when exceeded)."""
-        self.check_points(count, **where)
+    def check_spectrum(self, count: float, *, line: int | None = None,
+                       offset: int | None = None, block: str | None = None) -> None:
+        """Refuse one spectrum of ``count`` points beyond either limit, before expanding it."""
+        self.check_points(count, line=line, offset=offset, block=block)
+        if count > MAX_SPECTRUM_POINTS:
+            raise ParseError(f"Refused by the spectrum point limit: one spectrum would expand "
+                             f"to {count:,.0f} points; the limit is {MAX_SPECTRUM_POINTS:,}.",
+                             line=line, offset=offset, block=block)
+
+    def take_spectrum(self, count: int, **where) -> None:
+        """Count a spectrum of ``count`` points against the limits (ParseError naming one)."""
+        self.check_spectrum(count, **where)
         self.points += count
 
     def take_bytes(self, count: int, **where) -> None:

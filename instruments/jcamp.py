@@ -885,7 +885,7 @@ def _expand_dup(context: _Context, types, values, lines, line: int, where: str |
             raise ParseError(f"Invalid DUP count {counts[np.argmax(invalid)]:g}.",
                              line=line + int(lines[index]), block=where)
         total = float(types.size - positions.size) + float(np.sum(counts - 1))
-        context.budget.check_points(total, line=line + int(lines[positions[np.argmax(counts)]]),
+        context.budget.check_spectrum(total, line=line + int(lines[positions[np.argmax(counts)]]),
                                     block=where)
         repeats = np.ones(types.size, np.int64)
         repeats[before] = counts.astype(np.int64)
@@ -1035,7 +1035,7 @@ def _count_warnings(scope: _Scope, decoded: int) -> list[str]:
 
 
 def _budget(context: _Context, points: int, line: int, where: str | None) -> None:
-    context.budget.take_points(points, line=line, block=where)
+    context.budget.take_spectrum(points, line=line, block=where)
 
 
 def _decode_groups(context: _Context, data: str, line: int, size: int, x_axis: _Axis,

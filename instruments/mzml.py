@@ -249,7 +249,7 @@ def _read_mzml(data: bytes, header: _Header, budget: Budget) -> list[Spectrum]:
                 continue
             mz = _decode(scan["m/z array"], budget, where)
             intensity = _decode(scan["intensity array"], budget, where)
-            budget.take_points(mz.size, block=where)
+            budget.take_spectrum(mz.size, block=where)
             spectra.append(_mzml_spectrum(scan, mz, intensity, header, where))
     if spectra and skipped:
         spectra[0].warnings.append(f"{len(skipped)} spectra have no m/z and intensity arrays "
@@ -301,7 +301,7 @@ def _read_mzxml(data: bytes, header: _Header, budget: Budget) -> list[Spectrum]:
                 continue
             pairs = _decode(record, budget, where)
             mz, intensity = pairs["m/z array"], pairs["intensity array"]
-            budget.take_points(mz.size, block=where)
+            budget.take_spectrum(mz.size, block=where)
             spectra.append(_mzxml_spectrum(scan, mz, intensity, header, where))
     return spectra
 

@@ -107,7 +107,9 @@ def _checked(adapter: Adapter, spectra: list[Spectrum], size: int) -> list[Spect
     if not spectra:
         raise ParseError(f"The {adapter.label} file holds no spectrum.")
     # Adapters refuse an expansion before making it; this holds every adapter to the same rule.
-    Budget(size).take_points(sum(s.n_points for s in spectra))
+    budget = Budget(size)
+    for spectrum in spectra:
+        budget.take_spectrum(spectrum.n_points, block=spectrum.block or None)
     return spectra
 
 

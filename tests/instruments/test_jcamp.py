@@ -670,7 +670,7 @@ def test_max_points_is_enforced(monkeypatch):
     ("bad_no_table.jdx", r"^No data table .* in the block titled 'Fixture: header only'\.$", 1),
     ("bad_dup_overflow.jdx", r"^Refused by the point limit: the data would expand to "
                              r"2,000,000,000,001 points, and a file of 245 bytes may hold at "
-                             r"most 65,536 \(16 per byte, never more than 2,000,000\)\.$", 13),
+                             r"most 65,536 \(16 per byte, never more than 20,000,000\)\.$", 13),
     ("bad_number.jdx", r"^Cannot read the number '1\.2\.3' in the data table\.$", 13),
     ("bad_factor.jdx", r"^##YFACTOR= 'one tenth' is not a number\.$", 8),
     ("bad_pairs.jdx", r"^The ##XYPOINTS= table ends with an incomplete group: 5 values are not "

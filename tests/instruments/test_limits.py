@@ -61,14 +61,14 @@ def test_the_219_byte_jcamp_dup_bomb_is_refused_before_expanding():
     error = refused(JCAMP_BOMB, "bomb.jdx")
     assert error.message == ("Refused by the point limit: the data would expand to 19,998,999 "
                              "points, and a file of 219 bytes may hold at most 65,536 (16 per "
-                             "byte, never more than 2,000,000).")
+                             "byte, never more than 20,000,000).")
     assert error.line == 13
 
 
 def test_the_point_limit_grows_with_the_file_up_to_the_absolute_cap():
     assert core.Budget(219).max_points == core.MIN_POINTS
     assert core.Budget(100_000).max_points == 1_600_000
-    assert core.Budget(50 * 2**20).max_points == core.MAX_POINTS == 2_000_000
+    assert core.Budget(50 * 2**20).max_points == core.MAX_POINTS == 20_000_000
     # DUP count X5536 = 65,536 copies of 5: as many points as a file of any size may hold.
     line = b"0 5X5536"
     assert core.MIN_POINTS == 65_536
@@ -76,6 +76,16 @@ def test_the_point_limit_grows_with_the_file_up_to_the_absolute_cap():
     assert spectrum.n_points == core.MIN_POINTS
     with pytest.raises(ParseError, match="would expand to 65,537 points"):
         registry.parse(JCAMP_BOMB.replace(b"0 5S9998999", b"0 5X5537"), "over.jdx")
+
+
+def test_one_spectrum_beyond_the_spectrum_limit_is_refused_whatever_the_file_size():
+    padding = b"##$PADDING=" + b"x" * 70_000 + b"\n"  # 16 points a byte would allow 1.1 M
+    data = JCAMP_BOMB.replace(b"##XYDATA", padding + b"##XYDATA").replace(b"0 5S9998999",
+                                                                          b"0 5S000001")
+    error = refused(data, "long.jdx")
+    assert error.message == ("Refused by the spectrum point limit: one spectrum would expand "
+                             "to 1,000,001 points; the limit is 1,000,000.")
+    assert error.line == 14
 
 
 def test_mzml_zlib_bomb_is_refused_by_the_decoded_size_limit():
@@ -130,5 +140,6 @@ def test_real_files_stay_far_below_the_limits(path):
         assert "limit" not in error.message, error.message  # refused as not-this-format only
         return
     points = sum(spectrum.n_points for spectrum in result.spectra)
-    assert points * 10 <= core.MAX_POINTS
+    assert max(spectrum.n_points for spectrum in result.spectra) * 33 <= core.MAX_SPECTRUM_POINTS
+    assert points * 100 <= core.MAX_POINTS
     assert points / len(data) * 24 <= core.POINTS_PER_BYTE
