@@ -171,7 +171,7 @@ def _read_xlsx(data: bytes, filename: str) -> pd.DataFrame:
 
 
 def _check_xlsx_extent(data: bytes) -> None:
-    """Refuse a first worksheet whose declared or real extent exceeds MAX_SHEET_CELLS."""
+    """Refuse a first worksheet whose declared or real extent is beyond the row or cell limit."""
     workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         sheet = workbook.worksheets[0]
