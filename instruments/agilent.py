@@ -26,7 +26,7 @@ from datetime import datetime
 
 import numpy as np
 
-from instruments.core import MAX_POINTS, Detection, ParseError, Spectrum, normalise_y_unit
+from instruments.core import Budget, Detection, ParseError, Spectrum, normalise_y_unit
 
 NAME = "agilent"
 LABEL = "Agilent ChemStation"
@@ -133,9 +133,8 @@ def _check_ms_layout(data: bytes) -> int:
             lowest, highest = min(lowest, int(masses.min())), max(highest, int(masses.max()))
             total += pairs
     columns = min(total, int((highest - lowest) / 20 / _MZ_BINS_PER_DALTON) + 2) if total else 0
-    if declared * columns > MAX_POINTS:
-        raise ParseError(f"The Agilent .ms file has {declared} scans over {columns} m/z bins, "
-                         f"more than the {MAX_POINTS} values allowed.", offset=0x142)
+    # rainbow bins every scan into one scans x m/z matrix: refuse it before it is allocated.
+    Budget(len(data)).check_points(declared * columns, offset=0x142)
     return declared
 
 

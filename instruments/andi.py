@@ -17,7 +17,7 @@ from datetime import datetime
 import numpy as np
 from scipy.io import netcdf_file
 
-from instruments.core import Detection, ParseError, Spectrum, normalise_y_unit
+from instruments.core import Budget, Detection, ParseError, Spectrum, normalise_y_unit
 
 NAME = "andi"
 LABEL = "ANDI/AIA netCDF"
@@ -89,7 +89,7 @@ def parse(data: bytes, filename: str = "") -> list[Spectrum]:
         with np.errstate(all="ignore"):  # NaN, inf and overflow in the arrays are their data
             if _CHROMATOGRAPHY in attributes:
                 return [_chromatogram(attributes, variables, filename)]
-            return _mass_spectra(attributes, variables, filename)
+            return _mass_spectra(attributes, variables, filename, Budget(len(data)))
     except ParseError:
         raise
     except Exception as error:  # noqa: BLE001 - a damaged variable of an unexpected shape
@@ -240,7 +240,8 @@ def _peak_table(variables: dict, factor: float, metadata: dict[str, str],
     return times, heights if heights is not None else np.full(times.size, np.nan)
 
 
-def _mass_spectra(attributes: dict, variables: dict, filename: str) -> list[Spectrum]:
+def _mass_spectra(attributes: dict, variables: dict, filename: str,
+                  budget: Budget) -> list[Spectrum]:
     """The E2077 run: the TIC first (when scans are timed), then one spectrum per scan."""
     masses = _scaled(variables, "mass_values")
     intensities = _scaled(variables, "intensity_values")
@@ -254,6 +255,9 @@ def _mass_spectra(attributes: dict, variables: dict, filename: str) -> list[Spec
     counts = _numbers(variables, "point_count")
     if counts is None or counts.size != starts.size:
         counts = np.diff(np.append(starts, masses.size))
+    # Scans may overlap in the mass array: count what they cut out, not what the file holds.
+    budget.check_points(float(np.nansum(np.clip(counts, 0, masses.size))) + starts.size,
+                        block="point_count")
     warnings: list[str] = []
     factor = _time_factor(_unit(variables, "scan_acquisition_time"), warnings, "scan time")
     times = _per_scan(variables, "scan_acquisition_time", starts.size)

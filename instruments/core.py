@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +17,24 @@ METADATA_KEYS = ("instrument", "serial", "operator", "acquired_at", "resolution"
                  "sample_name", "laser_wavelength_nm", "origin", "owner", "cas", "formula",
                  "molecular_weight", "retention_time", "retention_index", "ms_level",
                  "precursor_mz", "ionization", "license", "comments")
-MAX_POINTS = 20_000_000  # per file; beyond this a file is refused rather than exhausting memory
+# --- limits: how far a file may expand --------------------------------------------------------
+# Measured on the 80 real files of the shared corpus (MANIFEST.tsv, every file through
+# registry.parse): the most points in one spectrum is 29,460 (opus/openspecy_ftir_ps.0), in one
+# file 198,288 (agilent/yellow.D_data.ms, 1,308 scans in 847 KB); the densest file holds 0.66
+# points per byte (jcamp/ir_difdup_BRUKER2.JCM, DIFDUP) and the most decoded array bytes per byte
+# of file is 0.65 (mzml/pyteomics_test.mzXML, base64). The caps leave a margin of 33x (points in
+# one spectrum), 24x (points per byte) and 49x (decoded bytes per byte), so real files pass while
+# a 219-byte DUP line that used to become 20 M points is refused before it is expanded.
+# A file of many spectra keeps the per-file cap it had: reference libraries are imported through
+# the same readers (the search benchmark imports 10,000 IR spectra, 18 M points), and the corpus
+# holds no library to decide a lower one from; points per byte bound what a small file can claim.
+MAX_SPECTRUM_POINTS = 1_000_000  # in one spectrum, whatever the file's size
+MAX_POINTS = 20_000_000  # per file, all spectra together (320 MB as float64 x and y)
+POINTS_PER_BYTE = 16  # per byte of the uploaded file
+MIN_POINTS = 65_536  # any file may hold this many, however small (1 MB of float64 x and y)
+MAX_DECODED_BYTES = 16 * MAX_POINTS  # inflated or decoded binary arrays of one file together
+DECODED_BYTES_PER_BYTE = 32  # zlib rarely packs a real float64 array beyond 4:1
+MIN_DECODED_BYTES = 16 * MIN_POINTS
 
 
 class ParseError(Exception):
@@ -44,6 +62,64 @@ class ParseError(Exception):
     def __str__(self) -> str:
         where = self.where()
         return f"{self.message} ({where})" if where else self.message
+
+
+class Budget:
+    """What one file may still expand to (points, decoded bytes), scaled by its size."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.max_points = min(MAX_POINTS, max(MIN_POINTS, POINTS_PER_BYTE * size))
+        self.max_bytes = min(MAX_DECODED_BYTES, max(MIN_DECODED_BYTES,
+                                                    DECODED_BYTES_PER_BYTE * size))
+        self.points = 0
+        self.decoded = 0
+
+    def check_points(self, count: float, *, line: int | None = None,
+                     offset: int | None = None, block: str | None = None) -> None:
+        """Refuse, before anything is expanded, when ``count`` more points exceed the file's."""
+        if self.points + count > self.max_points:
+            raise ParseError(f"Refused by the point limit: the data would expand to "
+                             f"{self.points + count:,.0f} points, and a file of {self.size:,} "
+                             f"bytes may hold at most {self.max_points:,} ({POINTS_PER_BYTE} "
+                             f"per byte, never more than {MAX_POINTS:,}).",
+                             line=line, offset=offset, block=block)
+
+    def check_spectrum(self, count: float, *, line: int | None = None,
+                       offset: int | None = None, block: str | None = None) -> None:
+        """Refuse one spectrum of ``count`` points beyond either limit, before expanding it."""
+        self.check_points(count, line=line, offset=offset, block=block)
+        if count > MAX_SPECTRUM_POINTS:
+            raise ParseError(f"Refused by the spectrum point limit: one spectrum would expand "
+                             f"to {count:,.0f} points; the limit is {MAX_SPECTRUM_POINTS:,}.",
+                             line=line, offset=offset, block=block)
+
+    def take_spectrum(self, count: int, **where) -> None:
+        """Count a spectrum of ``count`` points against the limits (ParseError naming one)."""
+        self.check_spectrum(count, **where)
+        self.points += count
+
+    def take_bytes(self, count: int, **where) -> None:
+        """Count ``count`` decoded bytes against the limit (ParseError naming it when exceeded)."""
+        if self.decoded + count > self.max_bytes:
+            raise ParseError(f"Refused by the decoded-size limit: the arrays would decode to "
+                             f"more than {self.max_bytes:,} bytes, the most a file of "
+                             f"{self.size:,} bytes may hold ({DECODED_BYTES_PER_BYTE} per byte, "
+                             f"never more than {MAX_DECODED_BYTES:,}); a compression bomb?",
+                             **where)
+        self.decoded += count
+
+    def inflate(self, raw: bytes, **where) -> bytes:
+        """zlib-inflate at most the remaining decoded bytes; a larger stream is refused."""
+        inflater = zlib.decompressobj()
+        try:
+            out = inflater.decompress(raw, self.max_bytes - self.decoded + 1)
+        except zlib.error as error:
+            raise ParseError(f"A zlib-compressed array is damaged ({error}).", **where) from error
+        self.take_bytes(len(out), **where)
+        if not inflater.eof:
+            raise ParseError("A zlib-compressed array is truncated.", **where)
+        return out
 
 
 @dataclass(frozen=True)

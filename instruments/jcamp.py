@@ -25,7 +25,7 @@ from functools import lru_cache
 import numpy as np
 
 from instruments.core import (
-    MAX_POINTS,
+    Budget,
     Detection,
     ParseError,
     Spectrum,
@@ -193,9 +193,9 @@ class _Context:
 
     doc: str
     warnings: list[str]
+    budget: Budget
     uses_end: bool = False
     single_block: bool = False
-    total_points: int = 0
 
 
 @dataclass
@@ -312,7 +312,7 @@ def _parse(data: bytes) -> list[Spectrum]:
     doc = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\x1a\x00 \t\n")
     if "$$" in doc:
         doc = _COMMENT.sub("", doc)
-    context = _Context(doc, warnings)
+    context = _Context(doc, warnings, Budget(len(data)))
     blocks = _read_blocks(context)
     if not blocks:
         raise ParseError("No ##TITLE= record: this is not a JCAMP-DX file.", line=1, offset=0)
@@ -885,11 +885,8 @@ def _expand_dup(context: _Context, types, values, lines, line: int, where: str |
             raise ParseError(f"Invalid DUP count {counts[np.argmax(invalid)]:g}.",
                              line=line + int(lines[index]), block=where)
         total = float(types.size - positions.size) + float(np.sum(counts - 1))
-        if total + context.total_points > MAX_POINTS:
-            index = int(np.argmax(counts))
-            raise ParseError(f"The DUP count {counts[index]:.0f} would expand the data beyond "
-                             f"{MAX_POINTS} points; the file is refused.",
-                             line=line + int(lines[positions[index]]), block=where)
+        context.budget.check_spectrum(total, line=line + int(lines[positions[np.argmax(counts)]]),
+                                    block=where)
         repeats = np.ones(types.size, np.int64)
         repeats[before] = counts.astype(np.int64)
         keep = ~dup
@@ -1038,10 +1035,7 @@ def _count_warnings(scope: _Scope, decoded: int) -> list[str]:
 
 
 def _budget(context: _Context, points: int, line: int, where: str | None) -> None:
-    context.total_points += points
-    if context.total_points > MAX_POINTS:
-        raise ParseError(f"The file holds more than {MAX_POINTS} points; it is refused.",
-                         line=line, block=where)
+    context.budget.take_spectrum(points, line=line, block=where)
 
 
 def _decode_groups(context: _Context, data: str, line: int, size: int, x_axis: _Axis,

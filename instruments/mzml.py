@@ -5,9 +5,9 @@ data, with its MS level, retention time (minutes), precursor m/z and scan id.
 
 The files are untrusted XML, so before pyteomics sees them a file that declares a DTD or an
 entity is refused, and the binary arrays are decoded here rather than by pyteomics: every zlib
-stream is inflated with a ceiling, and all arrays of a file together may not exceed
-``MAX_POINTS * 16`` bytes (a zlib bomb is refused, not inflated). The PSI-MS vocabulary is the
-copy that ships inside psims, loaded once; nothing is fetched from the network.
+stream is inflated with a ceiling, and the arrays of a file together stay within the point and
+decoded-size limits of ``core.Budget`` (a zlib bomb is refused, not inflated). The PSI-MS
+vocabulary is the copy that ships inside psims, loaded once; nothing is fetched from the network.
 """
 
 from __future__ import annotations
@@ -17,21 +17,19 @@ import binascii
 import gzip
 import io
 import re
-import zlib
 from functools import cache
 from importlib import resources
 
 import numpy as np
 from lxml import etree
 
-from instruments.core import MAX_POINTS, Detection, ParseError, Spectrum
+from instruments.core import Budget, Detection, ParseError, Spectrum
 
 NAME = "mzml"
 LABEL = "mzML / mzXML"
 EXTENSIONS = (".mzml", ".mzxml")
 TECHNIQUES = ("MS",)
 
-MAX_ARRAY_BYTES = MAX_POINTS * 16  # all decoded binary arrays of one file together
 _SNIFF_BYTES = 4096
 _ROOTS = {b"<mzML": "mzML", b"<indexedmzML": "mzML", b"<mzXML": "mzXML"}
 _INSTRUMENT_MODEL = "MS:1000031"
@@ -60,7 +58,7 @@ def parse(data: bytes, filename: str = "") -> list[Spectrum]:
     _refuse_unsafe_xml(data)
     _refuse_unknown_compression(data)
     header = _read_header(data)
-    budget = _Budget()
+    budget = Budget(len(data))
     try:
         with np.errstate(all="ignore"):  # a signalling NaN in an array is data, not an error
             if header.root == "mzML":
@@ -214,38 +212,7 @@ def _psi_ms():
         return ControlledVocabulary.from_obo(obo)
 
 
-class _Budget:
-    """Bytes of decoded arrays and points still allowed for this file."""
-
-    def __init__(self):
-        self.bytes_left = MAX_ARRAY_BYTES
-        self.points_left = MAX_POINTS
-
-    def inflate(self, raw: bytes, where: str) -> bytes:
-        """zlib-inflate at most the remaining budget; a larger stream is a refused bomb."""
-        inflater = zlib.decompressobj()
-        try:
-            out = inflater.decompress(raw, self.bytes_left + 1)
-        except zlib.error as error:
-            raise ParseError(f"A zlib-compressed array is damaged ({error}).",
-                             block=where) from error
-        if len(out) > self.bytes_left:
-            raise ParseError(f"The binary arrays inflate to more than {MAX_ARRAY_BYTES} bytes; "
-                             "the file is refused (a compression bomb?).", block=where)
-        if not inflater.eof:
-            raise ParseError("A zlib-compressed array is truncated.", block=where)
-        return out
-
-    def take(self, size: int, points: int, where: str) -> None:
-        """Count decoded bytes and points against the file's limits."""
-        self.bytes_left -= size
-        self.points_left -= points
-        if self.bytes_left < 0 or self.points_left < 0:
-            raise ParseError(f"The file holds more than {MAX_POINTS} points or "
-                             f"{MAX_ARRAY_BYTES} bytes of arrays; it is refused.", block=where)
-
-
-def _decode(record, budget: _Budget, where: str) -> np.ndarray:
+def _decode(record, budget: Budget, where: str) -> np.ndarray:
     """A pyteomics binary_array_record decoded with the budget's limits."""
     text = record.data or ""
     try:
@@ -255,19 +222,20 @@ def _decode(record, budget: _Budget, where: str) -> np.ndarray:
                          block=where) from error
     compression = record.compression or "no compression"
     if compression == "zlib compression":
-        raw = budget.inflate(raw, where) if raw else raw
-    elif compression != "no compression":
+        raw = budget.inflate(raw, block=where) if raw else raw
+    elif compression == "no compression":
+        budget.take_bytes(len(raw), block=where)
+    else:
         raise ParseError(f"The array compression '{compression}' is not supported.",
                          block=where)
     dtype = np.dtype(record.dtype)
     if len(raw) % dtype.itemsize:
         raise ParseError(f"A binary array of {len(raw)} bytes is not a whole number of "
                          f"{dtype.itemsize}-byte values.", block=where)
-    budget.take(len(raw), len(raw) // dtype.itemsize, where)
     return np.frombuffer(raw, dtype=dtype)
 
 
-def _read_mzml(data: bytes, header: _Header, budget: _Budget) -> list[Spectrum]:
+def _read_mzml(data: bytes, header: _Header, budget: Budget) -> list[Spectrum]:
     """Each mzML <spectrum> through pyteomics, binary arrays left encoded for _decode."""
     from pyteomics import mzml
 
@@ -281,6 +249,7 @@ def _read_mzml(data: bytes, header: _Header, budget: _Budget) -> list[Spectrum]:
                 continue
             mz = _decode(scan["m/z array"], budget, where)
             intensity = _decode(scan["intensity array"], budget, where)
+            budget.take_spectrum(mz.size, block=where)
             spectra.append(_mzml_spectrum(scan, mz, intensity, header, where))
     if spectra and skipped:
         spectra[0].warnings.append(f"{len(skipped)} spectra have no m/z and intensity arrays "
@@ -319,7 +288,7 @@ def _mzml_spectrum(scan: dict, mz, intensity, header: _Header, where: str) -> Sp
                     block=where)
 
 
-def _read_mzxml(data: bytes, header: _Header, budget: _Budget) -> list[Spectrum]:
+def _read_mzxml(data: bytes, header: _Header, budget: Budget) -> list[Spectrum]:
     """Each mzXML <scan>: the interleaved m/z-intensity pairs are decoded once."""
     from pyteomics import mzxml
 
@@ -332,6 +301,7 @@ def _read_mzxml(data: bytes, header: _Header, budget: _Budget) -> list[Spectrum]
                 continue
             pairs = _decode(record, budget, where)
             mz, intensity = pairs["m/z array"], pairs["intensity array"]
+            budget.take_spectrum(mz.size, block=where)
             spectra.append(_mzxml_spectrum(scan, mz, intensity, header, where))
     return spectra
 

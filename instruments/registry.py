@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from instruments.core import MAX_POINTS, Detection, ParseError, Spectrum
+from instruments.core import Budget, Detection, ParseError, Spectrum
 
 # Every adapter module, in the order ties are broken. Each defines NAME, LABEL, EXTENSIONS,
 # TECHNIQUES, detect(data, filename) -> Detection | None and parse(data, filename) -> list.
@@ -103,12 +103,13 @@ def foreign_kind(data: bytes) -> str | None:
     return None
 
 
-def _checked(adapter: Adapter, spectra: list[Spectrum]) -> list[Spectrum]:
+def _checked(adapter: Adapter, spectra: list[Spectrum], size: int) -> list[Spectrum]:
     if not spectra:
         raise ParseError(f"The {adapter.label} file holds no spectrum.")
-    total = sum(s.n_points for s in spectra)
-    if total > MAX_POINTS:
-        raise ParseError(f"The file holds {total} points, more than the {MAX_POINTS} allowed.")
+    # Adapters refuse an expansion before making it; this holds every adapter to the same rule.
+    budget = Budget(size)
+    for spectrum in spectra:
+        budget.take_spectrum(spectrum.n_points, block=spectrum.block or None)
     return spectra
 
 
@@ -153,4 +154,5 @@ def parse(data: bytes, filename: str = "", adapter: str | None = None) -> ParseR
     except Exception as error:  # an adapter bug must still answer cleanly, and be reported
         raise ParseError(f"The {chosen.label} reader failed on this file "
                          f"({type(error).__name__}: {error}).") from error
-    return ParseResult(adapter=chosen, detection=detection, spectra=_checked(chosen, spectra))
+    return ParseResult(adapter=chosen, detection=detection,
+                       spectra=_checked(chosen, spectra, len(data)))

@@ -9,12 +9,18 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import openpyxl
 import pandas as pd
 
 from lims.identifiers import normalize_seal
 from lims.units import parse_weight_mg
 
 MAX_ROWS = 5000
+# pandas pads every row to the widest one, so a stray cell at XFD1 or A1048576 in a 1.5 KB file
+# would become billions of cells. Refused before pandas sees the sheet: more rows than four times
+# the sample limit (blank rows included), or rows x widest row beyond 5,000 samples x 50 columns.
+MAX_SHEET_ROWS = 4 * MAX_ROWS
+MAX_SHEET_CELLS = 250_000
 
 SAMPLE_SHEET_COLUMNS = [
     "description",
@@ -151,14 +157,49 @@ def _read_xlsx(data: bytes, filename: str) -> pd.DataFrame:
     try:
         # Warnings here are about features of the user's workbook that openpyxl drops.
         with warnings.catch_warnings(action="ignore"):
+            _check_xlsx_extent(data)
             return pd.read_excel(
                 io.BytesIO(data), engine="openpyxl", header=None, dtype=str, keep_default_na=False
             )
+    except _FileProblem:
+        raise
     except Exception as exc:  # openpyxl raises many exception types on damaged ZIP contents
         raise _FileProblem(
             f"{filename} could not be opened as an Excel .xlsx workbook; "
             "save it again from your spreadsheet program or export it as CSV."
         ) from exc
+
+
+def _check_xlsx_extent(data: bytes) -> None:
+    """Refuse a first worksheet whose declared or real extent is beyond the row or cell limit."""
+    workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        _check_extent(sheet.max_row or 0, sheet.max_column or 0, "the sheet's declared size")
+        sheet.reset_dimensions()  # the dimension record can lie: measure while streaming too
+        width = 1
+        for number, row in enumerate(sheet.iter_rows(values_only=True), 1):
+            if row:  # rows missing from the file come as (), one by one: keep those cheap
+                width = max(width, next((i for i in range(len(row), 0, -1)
+                                         if row[i - 1] not in (None, "")), 0))
+            if number > MAX_SHEET_ROWS or number * width > MAX_SHEET_CELLS:
+                _check_extent(number, width, "the sheet")
+    finally:
+        workbook.close()
+
+
+def _check_extent(rows: int, columns: int, what: str) -> None:
+    """Refuse a table longer than MAX_SHEET_ROWS or, padded, larger than MAX_SHEET_CELLS."""
+    if rows > MAX_SHEET_ROWS:
+        limit = f"row limit: {what} reaches row {rows:,}; the limit is {MAX_SHEET_ROWS:,} rows"
+    elif rows * columns > MAX_SHEET_CELLS:
+        limit = (f"cell limit: {what} reaches row {rows:,} and column "
+                 f"{_column_letter(columns - 1)}, {rows * columns:,} cells once every row is as "
+                 f"wide as the widest; the limit is {MAX_SHEET_CELLS:,} cells")
+    else:
+        return
+    raise _FileProblem(f"Refused by the {limit}. Delete stray cells far from the data "
+                       "(Ctrl+End shows the last one) or save the sheet as CSV.")
 
 
 def _decode(data: bytes, filename: str) -> str:
@@ -189,7 +230,9 @@ def _read_csv(text: str) -> pd.DataFrame:
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     separator = max(",;\t", key=first_line.count)
     try:
-        width = max(len(record) for record in csv.reader(io.StringIO(text), delimiter=separator))
+        widths = [len(record) for record in csv.reader(io.StringIO(text), delimiter=separator)]
+        width = max(widths)
+        _check_extent(len(widths), width, "the CSV file")
         return pd.read_csv(
             io.StringIO(text),
             sep=separator,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from instruments import jcamp
+from instruments import core, jcamp
 from instruments.core import ParseError, Spectrum
 from tests.instruments.corpus import CORPUS, FIXTURES, corpus_bytes, fixture_bytes, manifest
 from tests.instruments.fuzz import mutated
@@ -654,11 +654,11 @@ def test_spectrum_level_declarations_are_checked():
 
 
 def test_max_points_is_enforced(monkeypatch):
-    monkeypatch.setattr(jcamp, "MAX_POINTS", 15)
-    with pytest.raises(ParseError, match="more than 15 points"):
+    monkeypatch.setattr(core, "MAX_POINTS", 15)
+    with pytest.raises(ParseError, match="point limit: the data would expand to 16 points"):
         jcamp.parse(fixture_bytes("jcamp/missing_values.jdx") * 2)  # (6 + 4 points) twice
-    with pytest.raises(ParseError, match="DUP count 4 would expand the data beyond 15"):
-        jcamp.parse(fixture_bytes("jcamp/difdup_checks.jdx") * 2)
+    with pytest.raises(ParseError, match="point limit: the data would expand to 27 points"):
+        jcamp.parse(fixture_bytes("jcamp/difdup_checks.jdx") * 2)  # refused before expanding
 
 
 # --- malformed files: what is wrong and where ----------------------------------------------------
@@ -668,8 +668,9 @@ def test_max_points_is_enforced(monkeypatch):
                           r"without ##END= \(truncated file\?\)\.$", 13),
     ("bad_character.jdx", r"^Unknown character 'x' in the data table\.$", 13),
     ("bad_no_table.jdx", r"^No data table .* in the block titled 'Fixture: header only'\.$", 1),
-    ("bad_dup_overflow.jdx", r"^The DUP count 1999999999999 would expand the data beyond "
-                             r"20000000 points; the file is refused\.$", 13),
+    ("bad_dup_overflow.jdx", r"^Refused by the point limit: the data would expand to "
+                             r"2,000,000,000,001 points, and a file of 245 bytes may hold at "
+                             r"most 65,536 \(16 per byte, never more than 20,000,000\)\.$", 13),
     ("bad_number.jdx", r"^Cannot read the number '1\.2\.3' in the data table\.$", 13),
     ("bad_factor.jdx", r"^##YFACTOR= 'one tenth' is not a number\.$", 8),
     ("bad_pairs.jdx", r"^The ##XYPOINTS= table ends with an incomplete group: 5 values are not "

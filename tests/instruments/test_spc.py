@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from instruments import spc
+from instruments import core, spc
 from instruments.core import ParseError
 from tests.instruments.corpus import CORPUS, FIXTURES, corpus_bytes, fixture_bytes, manifest
 
@@ -323,7 +323,7 @@ def test_files_that_only_share_the_extension_are_named(first_bytes, words):
 
 def test_declared_sizes_beyond_the_file_are_refused_before_allocating():
     huge = header(exp=FLOAT, npts=2**32 - 1, first=0.0, last=1.0) + subheader()
-    with pytest.raises(ParseError, match="more than the 20000000 points allowed"):
+    with pytest.raises(ParseError, match=f"more than the {core.MAX_POINTS} points allowed"):
         spc.parse(huge)
     many = header(flags=TMULTI, exp=FLOAT, npts=1, nsub=2**32 - 1) + subheader()
     with pytest.raises(ParseError, match="subfiles, more than the 100000 allowed"):
