@@ -48,11 +48,20 @@ class Attempt(Generic[T]):
 
     @property
     def status(self) -> int:
-        """The HTTP status of the refusal (200 when there was none)."""
-        return self.error.status if self.error else 200
+        """The status of the page that shows the form again: REFUSED, or 200 when accepted."""
+        return REFUSED if self.error else 200
 
 
-def run(action: Callable[[], T], refusals: type[DomainError] = DomainError) -> Attempt[T]:
+REFUSED = 422  # the one status of a page that shows a refused form again
+
+
+def form_status(form) -> int:
+    """REFUSED when the form shows errors (input or refusal), else 200."""
+    return REFUSED if form.errors or form.form_errors else 200
+
+
+def run(action: Callable[[], T],
+        refusals: type[DomainError] | tuple[()] = DomainError) -> Attempt[T]:
     """Call one service and commit; a refusal ends the transaction (the one commit helper)."""
     try:
         value = action()
@@ -64,6 +73,11 @@ def run(action: Callable[[], T], refusals: type[DomainError] = DomainError) -> A
         return Attempt(error=error)
     db.session.commit()
     return Attempt(value)
+
+
+def committed(action: Callable[[], T]) -> T:
+    """Call one service through `run`; a refusal goes on to the error handler (no form)."""
+    return run(action, refusals=()).value
 
 
 def attempt(form, action: Callable[[], T],
