@@ -46,18 +46,13 @@ class Attempt(Generic[T]):
         """True when the call went through and was committed."""
         return self.error is None
 
-    @property
-    def status(self) -> int:
-        """The status of the page that shows the form again: REFUSED, or 200 when accepted."""
-        return REFUSED if self.error else 200
-
 
 REFUSED = 422  # the one status of a page that shows a refused form again
 
 
 def form_status(form) -> int:
     """REFUSED when the form shows errors (input or refusal), else 200."""
-    return REFUSED if form.errors or form.form_errors else 200
+    return REFUSED if form.errors else 200
 
 
 def run(action: Callable[[], T],
