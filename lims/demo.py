@@ -60,7 +60,7 @@ def demo_certificates() -> list[tuple[str, str]]:
 
 def _identify_and_certify(users: dict, brick, vial, infrared, mass) -> None:
     """The whole journey for one brick: searches, accepted hits, finding, review, certificate."""
-    from lims.certificates.services import issue_certificate
+    from lims.certificates.services import approve_and_issue
     from lims.findings import services as findings
     from lims.library.services import get_library_by_name
     from lims.search.services import decide_hit, run_search
@@ -93,8 +93,7 @@ def _identify_and_certify(users: dict, brick, vial, infrared, mass) -> None:
     findings.set_net_weight(chem, finding, {"method": "measured",
                                             "net_weight_mg": brick.net_weight_mg})
     findings.submit(chem, finding, DEMO_USERS[1][3])
-    findings.approve(review, finding, DEMO_USERS[2][3])
-    issue_certificate(review, finding)
+    approve_and_issue(review, finding, DEMO_USERS[2][3])
 
 
 DEMO_USERS = (

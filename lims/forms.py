@@ -46,13 +46,17 @@ class Attempt(Generic[T]):
         """True when the call went through and was committed."""
         return self.error is None
 
-    @property
-    def status(self) -> int:
-        """The HTTP status of the refusal (200 when there was none)."""
-        return self.error.status if self.error else 200
+
+REFUSED = 422  # the one status of a page that shows a refused form again
 
 
-def run(action: Callable[[], T], refusals: type[DomainError] = DomainError) -> Attempt[T]:
+def form_status(form) -> int:
+    """REFUSED when the form shows errors (input or refusal), else 200."""
+    return REFUSED if form.errors else 200
+
+
+def run(action: Callable[[], T],
+        refusals: type[DomainError] | tuple[()] = DomainError) -> Attempt[T]:
     """Call one service and commit; a refusal ends the transaction (the one commit helper)."""
     try:
         value = action()
@@ -64,6 +68,11 @@ def run(action: Callable[[], T], refusals: type[DomainError] = DomainError) -> A
         return Attempt(error=error)
     db.session.commit()
     return Attempt(value)
+
+
+def committed(action: Callable[[], T]) -> T:
+    """Call one service through `run`; a refusal goes on to the error handler (no form)."""
+    return run(action, refusals=()).value
 
 
 def attempt(form, action: Callable[[], T],

@@ -173,7 +173,7 @@ def test_case_form_shows_field_errors_and_keeps_input(client, make_user, login):
         "customs_office": "BG001000", "officer_name": "Insp. A", "questions": "Identify.",
         "container_number": "CSQU3054384", "mrn": "22GB02I89012847596",
         "hs_code": "77123", "direction": "import"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert "There is a problem" in page
     assert "Check digit should be 3, not 4" in page
@@ -203,7 +203,7 @@ def test_register_refuses_net_above_gross_and_writes_nothing(client, world, logi
     response = client.post(f"/cases/{world['case']}/samples/new", data={
         "items-0-description": "Brick", "items-0-gross_weight": "10", "items-0-net_weight": "11",
         "items-1-description": "Fine item"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "net weight is larger than the gross weight" in response.get_data(as_text=True)
     page = client.get(f"/cases/{world['case']}").get_data(as_text=True)
     assert len(set(re.findall(r"CL-\d{4}-\d{6}", page))) == 2
@@ -219,6 +219,19 @@ def test_scan_box_jumps_or_says_not_found(client, world, login):
                           follow_redirects=True)
     assert "NOPE-1: not found" in response.get_data(as_text=True)
     assert response.request.path == "/samples"
+
+
+def test_an_out_of_order_hand_over_is_shown_again_with_422_and_nothing_moves(client, world,
+                                                                            login):
+    login(client, "tech1")
+    url = f"/samples/{world['sample']}/handover"
+    response = client.post(url, data={"expected_from": "user:chem1", "step": "confirm",
+                                      "to": "location:VAULT-A", "seal_intact": "yes"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "There is a problem" in page and "Out of order" in page
+    timeline = client.get(f"/samples/{world['sample']}/timeline").get_data(as_text=True)
+    assert "VAULT-A" not in timeline
 
 
 def test_label_reprint_needs_a_reason_and_is_audited(client, world, login):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
 from lims.auth.models import User
 from lims.db import UTCDateTime, db, utcnow
@@ -47,7 +47,8 @@ class Certificate(db.Model):
 
     case: Mapped[Case] = relationship()
     sample: Mapped[Sample] = relationship()
-    finding: Mapped[Finding] = relationship()
+    # Declared here, so that findings (below certificates) can show theirs without importing us.
+    finding: Mapped[Finding] = relationship(backref=backref("certificate", uselist=False))
     signature: Mapped[Signature] = relationship()
     issued_by: Mapped[User] = relationship(foreign_keys=[issued_by_id])
     withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])

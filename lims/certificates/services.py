@@ -39,6 +39,8 @@ from lims.db import db, utcnow
 from lims.errors import Conflict, Invalid, NotFound, TooManyAttempts
 from lims.failpoints import failpoint
 from lims.files import file_store
+from lims.findings.models import Finding
+from lims.findings.services import approve, reopen
 from lims.intake.models import Case, case_investigator
 from lims.intake.services import allocate
 from lims.pdf import data_uri, render_pdf
@@ -162,7 +164,7 @@ def _approval(finding):
     return approvals[-1]
 
 
-def issue_certificate(actor: User, finding) -> Certificate:
+def issue_certificate(actor: User, finding: Finding) -> Certificate:
     """Freeze, render, sign and store the certificate of an approved finding.
 
     When the finding supersedes one with an issued certificate, the new certificate amends it
@@ -216,6 +218,12 @@ def issue_certificate(actor: User, finding) -> Certificate:
     return certificate
 
 
+def approve_and_issue(reviewer: User, finding: Finding, password: str) -> Certificate:
+    """Approve the finding (reviewed + approved signatures), then issue its certificate."""
+    approve(reviewer, finding, password)
+    return issue_certificate(reviewer, finding)
+
+
 def _change_reason(certificate: Certificate, reason: str, change: str, done: str) -> str:
     """The stripped reason of a change (amendment, withdrawal) to an issued certificate."""
     if not (reason or "").strip():
@@ -228,8 +236,6 @@ def _change_reason(certificate: Certificate, reason: str, change: str, done: str
 
 def amend(actor: User, certificate: Certificate, reason: str):
     """Open a new version of the certificate's finding; its approval issues the amendment."""
-    from lims.findings.services import reopen
-
     require(actor, "certificate.amend")
     reason = _change_reason(certificate, reason, "amendment", "amended")
     finding = reopen(actor, certificate.finding, reason)

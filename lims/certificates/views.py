@@ -1,4 +1,4 @@
-"""Views of the certificates feature: list, page, download, amend, withdraw, packet, /verify."""
+"""Certificate pages: list, page, download, the review that issues, amend, withdraw, /verify."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from lims.auth.access import can, permission_required
 from lims.certificates import services
 from lims.certificates.forms import AmendForm, VerifyForm, WithdrawForm
-from lims.db import db
-from lims.forms import attempt
+from lims.errors import Invalid
+from lims.findings.forms import ReviewForm
+from lims.findings.pages import review_context
+from lims.findings.reading import check_reviewer, get_finding
+from lims.findings.workflow import return_finding
+from lims.forms import attempt, committed, form_status
 from lims.intake.models import Case
 from lims.intake.services import get_case
 
@@ -24,8 +28,7 @@ def requested_case() -> Case | None:
 def pdf_download(number: str) -> Response:
     """The signed PDF as an attachment, byte for byte, with its SHA-256 in a header."""
     certificate = services.get_certificate(g.user, number)
-    data = services.certificate_pdf(g.user, certificate)
-    db.session.commit()  # an investigator's download is audited
+    data = committed(lambda: services.certificate_pdf(g.user, certificate))  # audited read
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{certificate.filename}"',
         "X-Content-SHA256": certificate.current_sha256,
@@ -41,24 +44,23 @@ def certificates():
                            certificates=services.list_certificates(g.user, case))
 
 
-def _page(certificate, amend_form=None, withdraw_form=None, status: int = 200):
+def _page(certificate, amend_form=None, withdraw_form=None):
+    amend_form = amend_form or AmendForm(formdata=None)
+    withdraw_form = withdraw_form or WithdrawForm(formdata=None)
     return render_template(
         "certificates/certificate_page.html", certificate=certificate,
         snapshot=services.snapshot_of(certificate), versions=services.history_of(certificate),
-        amend_form=amend_form or AmendForm(formdata=None),
-        withdraw_form=withdraw_form or WithdrawForm(formdata=None),
+        amend_form=amend_form, withdraw_form=withdraw_form,
         can_amend=can(g.user, "certificate.amend") and certificate.status == "issued",
         can_withdraw=can(g.user, "certificate.withdraw") and certificate.status == "issued",
-    ), status
+    ), max(form_status(amend_form), form_status(withdraw_form))
 
 
 @bp.route("/certificates/<number>")
 @permission_required("certificate.view")
 def certificate(number: str):
     """One certificate: status, versions, hashes, signatures; amend and withdraw forms."""
-    found = services.open_certificate(g.user, number)
-    db.session.commit()  # an investigator's view is audited
-    return _page(found)
+    return _page(committed(lambda: services.open_certificate(g.user, number)))  # audited read
 
 
 @bp.route("/certificates/<number>.pdf")
@@ -73,7 +75,7 @@ def download(number: str):
 def amend(number: str):
     """Open a new version of the finding; its approval issues the amended certificate."""
     found = services.get_certificate(g.user, number)
-    form, status = AmendForm(), 422
+    form = AmendForm()
     if form.validate_on_submit():
         done = attempt(form, lambda: services.amend(g.user, found, form.reason.data))
         if done.ok:
@@ -81,8 +83,7 @@ def amend(number: str):
             flash(f"Amendment of {found.number} opened as finding {finding.id} (version "
                   f"{finding.version}); its approval issues the new certificate.")
             return redirect(url_for("findings.finding", finding_id=finding.id))
-        status = done.status
-    return _page(found, amend_form=form, status=status)
+    return _page(found, amend_form=form)
 
 
 @bp.route("/certificates/<number>/withdraw", methods=["POST"])
@@ -90,16 +91,36 @@ def amend(number: str):
 def withdraw(number: str):
     """Withdraw without replacement: reason and the reviewer's password."""
     found = services.get_certificate(g.user, number)
-    form, status = WithdrawForm(), 422
+    form = WithdrawForm()
+    # A wrong password keeps its counted attempt (lockout): the refusal keeps its writes.
+    if form.validate_on_submit() and attempt(form, lambda: services.withdraw(
+            g.user, found, form.password.data, form.reason.data)).ok:
+        flash(f"Certificate {found.number} is withdrawn.")
+        return redirect(url_for("certificates.certificate", number=found.number))
+    return _page(found, withdraw_form=form)
+
+
+@bp.route("/findings/<int:finding_id>/review", methods=["POST"])
+@permission_required("finding.review")
+def review(finding_id: int):
+    """Sign the review of a finding: approve and issue its certificate, or return it."""
+    finding = get_finding(g.user, finding_id)
+    check_reviewer(g.user, finding)
+    form = ReviewForm()
     if form.validate_on_submit():
-        # A wrong password keeps its counted attempt (lockout): the refusal keeps its writes.
-        done = attempt(form, lambda: services.withdraw(g.user, found, form.password.data,
-                                                       form.reason.data))
+        returning = form.decision.data == "return"
+        done = attempt(form, lambda: return_finding(
+            g.user, finding, form.password.data, form.reason.data) if returning
+            else services.approve_and_issue(g.user, finding, form.password.data),
+            refusals=Invalid)
+        if done.ok and returning:
+            flash(f"Finding {finding.id} returned to {finding.author.full_name}.")
+            return redirect(url_for("findings.finding", finding_id=finding.id))
         if done.ok:
-            flash(f"Certificate {found.number} is withdrawn.")
-            return redirect(url_for("certificates.certificate", number=found.number))
-        status = done.status
-    return _page(found, withdraw_form=form, status=status)
+            flash(f"Finding {finding.id} approved; certificate {done.value.number} issued.")
+            return redirect(url_for("certificates.certificate", number=done.value.number))
+    return render_template("findings/review.html", form=form,
+                           **review_context(g.user, finding)), form_status(form)
 
 
 @bp.route("/cases/<case_number>/packet.zip")
@@ -107,8 +128,7 @@ def withdraw(number: str):
 def packet(case_number: str):
     """The case packet for court: certificates, custody, audit, raw files, manifests."""
     case = get_case(g.user, case_number)
-    data = services.case_packet(g.user, case)
-    db.session.commit()
+    data = committed(lambda: services.case_packet(g.user, case))  # audited read
     return Response(data, mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{case.case_number}-packet.zip"'})
 

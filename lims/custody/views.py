@@ -10,9 +10,8 @@ from lims.auth.services import ReauthFailed
 from lims.custody import services
 from lims.custody.export import custody_log_csv, custody_log_pdf
 from lims.custody.forms import HandoverForm, ReleaseForm, ResealForm, ResolveForm
-from lims.db import db
-from lims.errors import DomainError, NotFound
-from lims.forms import apply_error
+from lims.errors import NotFound
+from lims.forms import REFUSED, attempt, committed, form_status
 from lims.intake.services import active_locations, get_case, get_sample, staff_users
 from lims.portal.services import record_access
 
@@ -52,32 +51,35 @@ def handover(lab_number: str):
     if not form.is_submitted():
         form.expected_from.data = services.holder_of(sample).key
     if form.validate_on_submit():
-        try:
-            target = services.party_from_key(form.to.data)
-            if form.step.data != "confirm":
-                warning = services.preview_seal(sample, form.seal_found.data or "",
-                                                form.seal_values()["seal_intact"])
-                form.step.data = "confirm"
-                return render_template("custody/check.html", form=form, sample=sample,
-                                       target=target, seal_warning=warning)
-            services.transfer(g.user, sample, expected_from=form.expected_from.data,
-                              to=target, receiver_password=form.receiver_password.data,
-                              witness=form.witness.data or "", **form.seal_values())
-            db.session.commit()
-            flash(f"{sample.lab_number} handed over to {target.label}.")
-            return redirect(url_for("custody.timeline", lab_number=sample.lab_number))
-        except ReauthFailed as error:
-            db.session.commit()  # only the failed attempt was written: keep it (lockout)
-            form.receiver_password.errors = [error.message]
+        checked = attempt(form, lambda: _checked(sample, form))
+        if checked.ok and form.step.data != "confirm":
+            form.step.data = "confirm"
+            target, warning = checked.value
             return render_template("custody/check.html", form=form, sample=sample,
-                                   target=target, seal_warning=""), error.status
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-            form.step.data = "check"
-    status = 200 if not form.is_submitted() else 409 if form.form_errors else 422
+                                   target=target, seal_warning=warning)
+        if checked.ok:
+            target = checked.value[0]
+            # A wrong password keeps its counted attempt (lockout): the refusal keeps its writes.
+            done = attempt(form, lambda: services.transfer(
+                g.user, sample, expected_from=form.expected_from.data, to=target,
+                receiver_password=form.receiver_password.data,
+                witness=form.witness.data or "", **form.seal_values()))
+            if done.ok:
+                flash(f"{sample.lab_number} handed over to {target.label}.")
+                return redirect(url_for("custody.timeline", lab_number=sample.lab_number))
+            if isinstance(done.error, ReauthFailed):
+                return render_template("custody/check.html", form=form, sample=sample,
+                                       target=target, seal_warning=""), REFUSED
+        form.step.data = "check"
     return render_template("custody/handover.html", form=form, sample=sample,
-                           holder=services.holder_of(sample)), status
+                           holder=services.holder_of(sample)), form_status(form)
+
+
+def _checked(sample, form: HandoverForm) -> tuple[services.Party, str]:
+    """The receiver named by the form and the seal discrepancy the hand-over would record."""
+    target = services.party_from_key(form.to.data)
+    return target, services.preview_seal(sample, form.seal_found.data or "",
+                                         form.seal_values()["seal_intact"])
 
 
 @bp.route("/samples/<lab_number>/reseal", methods=["GET", "POST"])
@@ -86,18 +88,11 @@ def reseal(lab_number: str):
     """Open and reseal an item held by the current user."""
     sample = get_sample(g.user, lab_number)
     form = ResealForm()
-    if form.validate_on_submit():
-        try:
-            services.reseal(g.user, sample, **form.seal_values())
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"{sample.lab_number} resealed with {sample.current_seal}.")
-            return redirect(url_for("custody.timeline", lab_number=sample.lab_number))
-    return render_template("custody/reseal.html", form=form, sample=sample), \
-        422 if form.is_submitted() else 200
+    if form.validate_on_submit() and attempt(
+            form, lambda: services.reseal(g.user, sample, **form.seal_values())).ok:
+        flash(f"{sample.lab_number} resealed with {sample.current_seal}.")
+        return redirect(url_for("custody.timeline", lab_number=sample.lab_number))
+    return render_template("custody/reseal.html", form=form, sample=sample), form_status(form)
 
 
 @bp.route("/samples/<lab_number>/resolve", methods=["GET", "POST"])
@@ -106,18 +101,11 @@ def resolve(lab_number: str):
     """Resolve a seal discrepancy with a reason."""
     sample = get_sample(g.user, lab_number)
     form = ResolveForm()
-    if form.validate_on_submit():
-        try:
-            services.resolve_discrepancy(g.user, sample, form.reason.data)
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"The seal discrepancy of {sample.lab_number} is resolved.")
-            return redirect(url_for("intake.sample", lab_number=sample.lab_number))
-    return render_template("custody/resolve.html", form=form, sample=sample), \
-        422 if form.is_submitted() else 200
+    if form.validate_on_submit() and attempt(
+            form, lambda: services.resolve_discrepancy(g.user, sample, form.reason.data)).ok:
+        flash(f"The seal discrepancy of {sample.lab_number} is resolved.")
+        return redirect(url_for("intake.sample", lab_number=sample.lab_number))
+    return render_template("custody/resolve.html", form=form, sample=sample), form_status(form)
 
 
 @bp.route("/samples/<lab_number>/release", methods=["GET", "POST"])
@@ -128,21 +116,13 @@ def release(lab_number: str):
     form = ReleaseForm()
     if not form.is_submitted():
         form.expected_from.data = services.holder_of(sample).key
-    if form.validate_on_submit():
-        try:
-            services.transfer(g.user, sample, expected_from=form.expected_from.data,
-                              to=services.Party(external=form.recipient.data.strip()),
-                              witness=form.witness.data or "", final=form.final.data,
-                              **form.seal_values())
-        except DomainError as error:
-            db.session.rollback()
-            apply_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"{sample.lab_number}: {form.final.data} recorded.")
-            return redirect(url_for("custody.timeline", lab_number=sample.lab_number))
-    return render_template("custody/release.html", form=form, sample=sample), \
-        422 if form.is_submitted() else 200
+    if form.validate_on_submit() and attempt(form, lambda: services.transfer(
+            g.user, sample, expected_from=form.expected_from.data,
+            to=services.Party(external=form.recipient.data.strip()),
+            witness=form.witness.data or "", final=form.final.data, **form.seal_values())).ok:
+        flash(f"{sample.lab_number}: {form.final.data} recorded.")
+        return redirect(url_for("custody.timeline", lab_number=sample.lab_number))
+    return render_template("custody/release.html", form=form, sample=sample), form_status(form)
 
 
 @bp.route("/samples/<lab_number>/timeline")
@@ -162,7 +142,6 @@ def case_custody_log(case_number: str, fmt: str):
     if fmt not in EXPORT_TYPES:
         raise NotFound("The custody log is available as .csv or .pdf.")
     body = custody_log_csv(case) if fmt == "csv" else custody_log_pdf(case)
-    record_access(g.user, case, "custody_log_downloaded", fmt)
-    db.session.commit()
+    committed(lambda: record_access(g.user, case, "custody_log_downloaded", fmt))
     return Response(body, mimetype=EXPORT_TYPES[fmt], headers={
         "Content-Disposition": f'attachment; filename="custody-{case.case_number}.{fmt}"'})

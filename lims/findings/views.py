@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from lims.auth.access import can, permission_required
-from lims.certificates.services import certificate_of
-from lims.db import db
+from lims.auth.access import permission_required
 from lims.errors import DomainError, Invalid
-from lims.esign.services import manifestation
-from lims.findings import services
+from lims.findings import quantities, reading, workflow
 from lims.findings.forms import (
     FindingForm,
     NetWeightForm,
@@ -20,8 +17,9 @@ from lims.findings.forms import (
     SubstanceForm,
     TechniqueForm,
 )
+from lims.findings.pages import page_context, review_context
 from lims.findings.scheme import TECHNIQUES
-from lims.forms import Attempt, apply_error, attempt
+from lims.forms import Attempt, apply_error, attempt, committed, form_status
 from lims.intake.services import get_sample
 from lims.library.services import search_substances
 from lims.units import format_weight
@@ -41,8 +39,8 @@ def _back_to(finding, section: str | None = None):
 
 def _editable_finding(finding_id: int):
     """The finding of a row change, refused unless the user may edit it now."""
-    finding = services.get_finding(g.user, finding_id)
-    services.check_editable(g.user, finding)
+    finding = reading.get_finding(g.user, finding_id)
+    reading.check_editable(g.user, finding)
     return finding
 
 
@@ -51,8 +49,7 @@ def _remove_row(finding_id: int, remove, removed: str, section: str):
     finding = _editable_finding(finding_id)
     form = RemoveRowForm()
     if form.validate_on_submit():
-        remove(g.user, finding, form.row_id.data)
-        db.session.commit()
+        committed(lambda: remove(g.user, finding, form.row_id.data))
         flash(f"{removed} removed.")
     return _back_to(finding, section)
 
@@ -60,21 +57,21 @@ def _remove_row(finding_id: int, remove, removed: str, section: str):
 def _technique_form(finding, posted: bool = False) -> TechniqueForm:
     form = TechniqueForm() if posted else TechniqueForm(formdata=None)
     form.aliquot.choices = [(s.lab_number, f"{s.lab_number} ({s.kind})")
-                            for s in services.family(finding.sample)]
+                            for s in reading.family(finding.sample)]
     form.measurement_id.choices = [("", "— none —")] + [
         (str(m.id), f"#{m.id} {m.original_filename} · {m.format_label} · {m.sample.lab_number}")
-        for m in services.linkable_measurements(finding.sample)]
+        for m in reading.linkable_measurements(finding.sample)]
     form.search_hit_id.choices = [("", "— none —")] + [
         (str(h.id), f"{h.substance_name} · {h.search.library_name} {h.search.library_version},"
                     f" search {h.search_id}, rank {h.rank}, score {h.score:.4g}")
-        for h in services.linkable_hits(finding.sample)]
+        for h in reading.linkable_hits(finding.sample)]
     return form
 
 
 def _substance_form(finding, posted: bool = False) -> SubstanceForm:
     form = SubstanceForm() if posted else SubstanceForm(formdata=None)
     suggested = {h.entry.substance.id: h.entry.substance
-                 for h in services.linkable_hits(finding.sample) if h.entry.substance}
+                 for h in reading.linkable_hits(finding.sample) if h.entry.substance}
     others = [s for s in search_substances("", limit=1000) if s.id not in suggested]
     form.substance_id.choices = [("", "— choose —")] + [
         (str(s.id), f"{s.name} (accepted hit)") for s in suggested.values()] + [
@@ -82,36 +79,14 @@ def _substance_form(finding, posted: bool = False) -> SubstanceForm:
     return form
 
 
-def _context(finding) -> dict:
-    """Ready values for the finding page and the check pages."""
-    user = g.user
-    rows = [{"row": row, "technique": TECHNIQUES[row.technique],
-             "spectra": row.measurement.spectra if row.measurement else []}
-            for row in finding.techniques]
-    net_weight = services.net_weight_of(finding)
-    return {
-        "finding": finding, "sample": finding.sample, "gate": services.gate(finding),
-        "problems": services.readiness(finding), "technique_rows": rows,
-        "legal": services.legal_statuses(finding),
-        "legal_date": services.legal_status_date(finding), "net_weight": net_weight,
-        "signatures": [(s, manifestation(s)) for s in services.signatures(finding)],
-        "versions": services.findings_of(finding.sample),
-        "is_author": user.id == finding.author_id,
-        "can_edit": finding.editable and user.id == finding.author_id
-        and can(user, "finding.edit"),
-        "can_review": finding.status == "submitted" and user.id != finding.author_id
-        and can(user, "finding.review"),
-        "content_sha256": services.finding_sha256(finding),
-        "certificate": certificate_of(finding.id),
-    }
-
-
-def _page(finding, technique_form=None, substance_form=None, status: int = 200):
+def _page(finding, technique_form=None, substance_form=None):
+    technique_form = technique_form or _technique_form(finding)
+    substance_form = substance_form or _substance_form(finding)
     return render_template(
-        "findings/finding.html", **_context(finding),
-        technique_form=technique_form or _technique_form(finding),
-        substance_form=substance_form or _substance_form(finding),
-        remove_form=RemoveRowForm(formdata=None)), status
+        "findings/finding.html", **page_context(g.user, finding),
+        technique_form=technique_form, substance_form=substance_form,
+        remove_form=RemoveRowForm(formdata=None)), \
+        max(form_status(technique_form), form_status(substance_form))
 
 
 def _refused_on_get(check, finding):
@@ -138,9 +113,8 @@ def _calculator(finding, form, template: str, *, preview, save, saved: str, sect
         elif _attempt(form, save).ok:
             flash(saved)
             return _back_to(finding, section)
-    failed = form.is_submitted() and (form.errors or form.form_errors)
     return render_template(template, form=form, finding=finding, sample=finding.sample,
-                           preview=result), 422 if failed else 200
+                           preview=result), form_status(form)
 
 
 @bp.route("/samples/<lab_number>/findings/new", methods=["GET", "POST"])
@@ -148,43 +122,43 @@ def _calculator(finding, form, template: str, *, preview, save, saved: str, sect
 def new(lab_number: str):
     """Start the finding of a sample."""
     sample = get_sample(g.user, lab_number)
-    existing = services.current_finding(sample)
+    existing = reading.current_finding(sample)
     if existing is not None and request.method == "GET":
         flash(f"{sample.lab_number} already has finding {existing.id}.")
         return _back_to(existing)
     form = FindingForm()
     if form.validate_on_submit():
-        done = _attempt(form, lambda: services.create_finding(g.user, sample,
+        done = _attempt(form, lambda: workflow.create_finding(g.user, sample,
                                                               form.finding_data()))
         if done.ok:
             flash("Finding started. Add the techniques and the substance.")
             return _back_to(done.value)
     return render_template("findings/edit.html", form=form, sample=sample, finding=None), \
-        422 if form.is_submitted() else 200
+        form_status(form)
 
 
 @bp.route("/findings/<int:finding_id>")
 @permission_required("finding.view")
 def finding(finding_id: int):
     """A finding: gate status, techniques with their data, substances, sampling, review."""
-    return _page(services.get_finding(g.user, finding_id))
+    return _page(reading.get_finding(g.user, finding_id))
 
 
 @bp.route("/findings/<int:finding_id>/edit", methods=["GET", "POST"])
 @permission_required("finding.edit")
 def edit(finding_id: int):
     """Change the result, scope, conclusion and limitations of a draft."""
-    finding = services.get_finding(g.user, finding_id)
-    refused = _refused_on_get(services.check_editable, finding)
+    finding = reading.get_finding(g.user, finding_id)
+    refused = _refused_on_get(reading.check_editable, finding)
     if refused:
         return refused
     form = FindingForm(obj=finding)
     if form.validate_on_submit() and _attempt(
-            form, lambda: services.update_finding(g.user, finding, form.finding_data())).ok:
+            form, lambda: workflow.update_finding(g.user, finding, form.finding_data())).ok:
         flash("Finding saved.")
         return _back_to(finding)
     return render_template("findings/edit.html", form=form, sample=finding.sample,
-                           finding=finding), 422 if form.is_submitted() else 200
+                           finding=finding), form_status(form)
 
 
 @bp.route("/findings/<int:finding_id>/techniques", methods=["POST"])
@@ -194,17 +168,17 @@ def add_technique(finding_id: int):
     finding = _editable_finding(finding_id)
     form = _technique_form(finding, posted=True)
     if form.validate_on_submit() and _attempt(
-            form, lambda: services.add_technique(g.user, finding, form.technique_data())).ok:
+            form, lambda: workflow.add_technique(g.user, finding, form.technique_data())).ok:
         flash(f"{TECHNIQUES[form.technique.data].name} added.")
         return _back_to(finding, "techniques")
-    return _page(finding, technique_form=form, status=422)
+    return _page(finding, technique_form=form)
 
 
 @bp.route("/findings/<int:finding_id>/techniques/remove", methods=["POST"])
 @permission_required("finding.edit")
 def remove_technique(finding_id: int):
     """Remove a technique result."""
-    return _remove_row(finding_id, services.remove_technique, "Technique", "techniques")
+    return _remove_row(finding_id, workflow.remove_technique, "Technique", "techniques")
 
 
 @bp.route("/findings/<int:finding_id>/substances", methods=["POST"])
@@ -214,25 +188,25 @@ def add_substance(finding_id: int):
     finding = _editable_finding(finding_id)
     form = _substance_form(finding, posted=True)
     if form.validate_on_submit() and _attempt(
-            form, lambda: services.add_substance(g.user, finding, form.substance_data())).ok:
+            form, lambda: workflow.add_substance(g.user, finding, form.substance_data())).ok:
         flash("Substance added.")
         return _back_to(finding, "substances")
-    return _page(finding, substance_form=form, status=422)
+    return _page(finding, substance_form=form)
 
 
 @bp.route("/findings/<int:finding_id>/substances/remove", methods=["POST"])
 @permission_required("finding.edit")
 def remove_substance(finding_id: int):
     """Remove a substance."""
-    return _remove_row(finding_id, services.remove_substance, "Substance", "substances")
+    return _remove_row(finding_id, workflow.remove_substance, "Substance", "substances")
 
 
 @bp.route("/findings/<int:finding_id>/sampling", methods=["GET", "POST"])
 @permission_required("finding.edit")
 def sampling(finding_id: int):
     """The sampling calculator: preview the plan and the units, then save it."""
-    finding = services.get_finding(g.user, finding_id)
-    refused = _refused_on_get(services.check_editable, finding)
+    finding = reading.get_finding(g.user, finding_id)
+    refused = _refused_on_get(reading.check_editable, finding)
     if refused:
         return refused
     form = SamplingForm()
@@ -247,8 +221,8 @@ def sampling(finding_id: int):
             form.seed.data, form.tested.data = finding.seed, finding.tested
             form.positives.data = finding.positives
     return _calculator(finding, form, "findings/sampling.html",
-                       preview=lambda: services.preview_sampling(form.sampling_data()),
-                       save=lambda: services.set_sampling(g.user, finding, form.sampling_data()),
+                       preview=lambda: quantities.preview_sampling(form.sampling_data()),
+                       save=lambda: quantities.set_sampling(g.user, finding, form.sampling_data()),
                        saved="Sampling plan saved.", section="sampling")
 
 
@@ -256,8 +230,8 @@ def sampling(finding_id: int):
 @permission_required("finding.edit")
 def net_weight(finding_id: int):
     """Net weight: measured total, or extrapolated with its confidence interval."""
-    finding = services.get_finding(g.user, finding_id)
-    refused = _refused_on_get(services.check_editable, finding)
+    finding = reading.get_finding(g.user, finding_id)
+    refused = _refused_on_get(reading.check_editable, finding)
     if refused:
         return refused
     form = NetWeightForm()
@@ -269,8 +243,8 @@ def net_weight(finding_id: int):
             form.unit_weights.data = "\n".join(format_weight(w) for w in
                                                finding.unit_weights_mg)
     return _calculator(finding, form, "findings/net_weight.html",
-                       preview=lambda: services.weight_from(finding, form.weight_data()),
-                       save=lambda: services.set_net_weight(g.user, finding, form.weight_data()),
+                       preview=lambda: quantities.weight_from(finding, form.weight_data()),
+                       save=lambda: quantities.set_net_weight(g.user, finding, form.weight_data()),
                        saved="Net weight saved.", section="net-weight")
 
 
@@ -278,51 +252,26 @@ def net_weight(finding_id: int):
 @permission_required("finding.edit")
 def submit(finding_id: int):
     """Check before you submit: the gate, what will be signed and its meaning, the password."""
-    finding = services.get_finding(g.user, finding_id)
-    refused = _refused_on_get(services.check_editable, finding)
+    finding = reading.get_finding(g.user, finding_id)
+    refused = _refused_on_get(reading.check_editable, finding)
     if refused:
         return refused
     form = SubmitFindingForm()
     if form.validate_on_submit() and _attempt(
-            form, lambda: services.submit(g.user, finding, form.password.data)).ok:
+            form, lambda: workflow.submit(g.user, finding, form.password.data)).ok:
         flash(f"Finding {finding.id} signed as performed and submitted for review.")
         return _back_to(finding)
-    status = 422 if form.is_submitted() else 200
-    return render_template("findings/submit.html", form=form, **_context(finding)), status
+    return render_template("findings/submit.html", form=form, **page_context(g.user, finding)), \
+        form_status(form)
 
 
-@bp.route("/findings/<int:finding_id>/review", methods=["GET", "POST"])
+@bp.route("/findings/<int:finding_id>/review")
 @permission_required("finding.review")
 def review(finding_id: int):
-    """Check before you sign: approve (reviewed and approved) or return with a reason."""
-    finding = services.get_finding(g.user, finding_id)
-    refused = _refused_on_get(services.check_reviewer, finding)
+    """Check before you sign; the decision is posted to the review in certificates."""
+    finding = reading.get_finding(g.user, finding_id)
+    refused = _refused_on_get(reading.check_reviewer, finding)
     if refused:
         return refused
-    form = ReviewForm()
-    if form.validate_on_submit():
-        if form.decision.data == "return":
-            if _attempt(form, lambda: services.return_finding(
-                    g.user, finding, form.password.data, form.reason.data)).ok:
-                flash(f"Finding {finding.id} returned to {finding.author.full_name}.")
-                return _back_to(finding)
-        else:
-            done = _attempt(form, lambda: _approve(finding, form.password.data))
-            if done.ok:
-                issued = done.value
-                flash(f"Finding {finding.id} approved; certificate {issued.number} issued.")
-                return redirect(url_for("certificates.certificate", number=issued.number))
-    context = _context(finding)
-    performed = [s for s, _ in context["signatures"] if s.meaning == "performed"]
-    return render_template("findings/review.html", form=form, **context,
-                           performed=performed[-1] if performed else None,
-                           performed_text=manifestation(performed[-1]) if performed else ""), \
-        422 if form.is_submitted() else 200
-
-
-def _approve(finding, password: str):
-    """Approve, then issue the certificate in the same transaction."""
-    from lims.certificates.services import issue_certificate
-
-    services.approve(g.user, finding, password)
-    return issue_certificate(g.user, finding)
+    return render_template("findings/review.html", form=ReviewForm(),
+                           **review_context(g.user, finding))

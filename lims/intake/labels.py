@@ -1,4 +1,4 @@
-"""Label data for samples and the glue to the label renderer."""
+"""Label data for samples, the glue to the label renderer, and printing (counted, audited)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from zoneinfo import ZoneInfo
 
 from flask import render_template
 
+from lims.auth.models import User
 from lims.intake.models import Sample
+from lims.intake.services import record_label_print
 from lims.labels import render_labels_pdf, render_labels_zpl
 
 
@@ -26,3 +28,10 @@ def render_labels(labels: list[dict], layout: str, fmt: str) -> tuple[bytes | st
     if fmt == "zpl":
         return render_labels_zpl(labels), "application/zpl"
     return render_labels_pdf(labels, layout, render_template), "application/pdf"
+
+
+def print_labels(actor: User, samples: list[Sample], layout: str, fmt: str, reason: str,
+                 tz: ZoneInfo) -> tuple[bytes | str, str]:
+    """Count the print (a reprint needs the reason, audited) and render the labels."""
+    record_label_print(actor, samples, reason, fmt)
+    return render_labels(label_dicts(samples, tz), layout, fmt)

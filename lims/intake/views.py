@@ -15,10 +15,8 @@ from flask import (
 )
 
 from lims.auth.access import can, permission_required, require
-from lims.db import db
-from lims.errors import DomainError
 from lims.files import FileStore
-from lims.forms import apply_error
+from lims.forms import attempt, committed, form_status, run
 from lims.intake import services
 from lims.intake.forms import (
     BulkConfirmForm,
@@ -30,7 +28,7 @@ from lims.intake.forms import (
     StatusForm,
     SubsampleForm,
 )
-from lims.intake.labels import label_dicts, render_labels
+from lims.intake.labels import print_labels
 from lims.intake.models import SAMPLE_STATUSES, STATUS_TRANSITIONS
 from lims.intake.sheet import parse_sample_sheet, template_csv
 from lims.measurements.services import measurements_of
@@ -62,6 +60,10 @@ def _chosen_investigators(form: CaseForm):
     return [u for u in services.investigators() if u.username in chosen]
 
 
+def _changes_saved(changes: dict) -> str:
+    return f"{len(changes)} change(s) saved." if changes else "Nothing changed."
+
+
 @bp.route("/cases")
 @permission_required("case.view")
 def cases():
@@ -75,14 +77,14 @@ def new_case():
     """Register a seizure as a new case."""
     form = _case_form()
     if form.validate_on_submit():
-        case = services.create_case(g.user, form.case_data(),
-                                    case_prefix=_settings().case_number_prefix,
-                                    investigators=_chosen_investigators(form))
-        db.session.commit()
-        flash(f"Case {case.case_number} registered. Register its items now.")
-        return redirect(url_for("intake.register_samples", case_number=case.case_number))
-    return render_template("intake/case_form.html", form=form, case=None), \
-        400 if form.errors else 200
+        done = attempt(form, lambda: services.create_case(
+            g.user, form.case_data(), case_prefix=_settings().case_number_prefix,
+            investigators=_chosen_investigators(form)))
+        if done.ok:
+            flash(f"Case {done.value.case_number} registered. Register its items now.")
+            return redirect(url_for("intake.register_samples",
+                                    case_number=done.value.case_number))
+    return render_template("intake/case_form.html", form=form, case=None), form_status(form)
 
 
 @bp.route("/cases/<case_number>")
@@ -100,17 +102,12 @@ def edit_case(case_number: str):
     case = services.get_case(g.user, case_number)
     form = _case_form(case)
     if form.validate_on_submit():
-        try:
-            changes = services.update_case(g.user, case, form.case_data(), form.reason.data,
-                                           _chosen_investigators(form))
-        except DomainError as error:
-            apply_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"{len(changes)} change(s) saved." if changes else "Nothing changed.")
+        done = attempt(form, lambda: services.update_case(
+            g.user, case, form.case_data(), form.reason.data, _chosen_investigators(form)))
+        if done.ok:
+            flash(_changes_saved(done.value))
             return redirect(url_for("intake.case", case_number=case.case_number))
-    return render_template("intake/case_form.html", form=form, case=case), \
-        400 if form.errors or form.form_errors else 200
+    return render_template("intake/case_form.html", form=form, case=case), form_status(form)
 
 
 @bp.route("/cases/<case_number>/samples/new", methods=["GET", "POST"])
@@ -126,14 +123,13 @@ def register_samples(case_number: str):
     for entry in form.items:
         location_ids = _location_choices(entry.form.storage_location)
     if form.validate_on_submit():
-        samples = services.register_samples(
+        done = attempt(form, lambda: services.register_samples(
             g.user, case, [item.item_data(location_ids) for item in form.filled_items()],
-            lab_prefix=_settings().lab_number_prefix)
-        db.session.commit()
-        flash(f"Registered {', '.join(s.lab_number for s in samples)}.")
-        return redirect(url_for("intake.case", case_number=case.case_number))
-    return render_template("intake/register.html", form=form, case=case), \
-        400 if form.is_submitted() else 200
+            lab_prefix=_settings().lab_number_prefix))
+        if done.ok:
+            flash(f"Registered {', '.join(s.lab_number for s in done.value)}.")
+            return redirect(url_for("intake.case", case_number=case.case_number))
+    return render_template("intake/register.html", form=form, case=case), form_status(form)
 
 
 @bp.route("/samples")
@@ -182,16 +178,13 @@ def edit_sample(lab_number: str):
                 "unit_count": form.unit_count.data, "gross_weight_mg": form.gross_weight.data,
                 "net_weight_mg": form.net_weight.data,
                 "storage_location_id": location_ids.get(form.storage_location.data)}
-        try:
-            changes = services.update_sample(g.user, sample, data, form.reason.data)
-        except DomainError as error:
-            apply_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"{len(changes)} change(s) saved." if changes else "Nothing changed.")
+        done = attempt(form, lambda: services.update_sample(g.user, sample, data,
+                                                             form.reason.data))
+        if done.ok:
+            flash(_changes_saved(done.value))
             return redirect(url_for("intake.sample", lab_number=sample.lab_number))
     return render_template("intake/sample_edit.html", form=form, sample=sample), \
-        400 if form.is_submitted() else 200
+        form_status(form)
 
 
 @bp.route("/samples/<lab_number>/status", methods=["POST"])
@@ -203,13 +196,12 @@ def change_status(lab_number: str):
     if not form.validate_on_submit():
         flash("Choose a status and give the reason.", "error")
     else:
-        try:
-            services.change_status(g.user, sample, form.status.data, form.reason.data)
-        except DomainError as error:
-            flash(error.message, "error")
-        else:
-            db.session.commit()
+        done = run(lambda: services.change_status(g.user, sample, form.status.data,
+                                                  form.reason.data))
+        if done.ok:
             flash(f"{sample.lab_number} is now {sample.status.replace('_', ' ')}.")
+        else:
+            flash(done.error.message, "error")
     return redirect(url_for("intake.sample", lab_number=sample.lab_number))
 
 
@@ -220,28 +212,25 @@ def subsample(lab_number: str):
     parent = services.get_sample(g.user, lab_number)
     form = SubsampleForm()
     if form.validate_on_submit():
-        try:
-            child = services.register_subsample(g.user, parent, {
-                "description": form.description.data.strip(),
-                "packaging": form.packaging.data, "net_weight_mg": form.net_weight.data,
-                "current_seal": form.current_seal.data, "unit_count": 1})
-        except DomainError as error:
-            apply_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Sub-sample {child.lab_number} registered.")
-            return redirect(url_for("intake.sample", lab_number=child.lab_number))
+        done = attempt(form, lambda: services.register_subsample(g.user, parent, {
+            "description": form.description.data.strip(),
+            "packaging": form.packaging.data, "net_weight_mg": form.net_weight.data,
+            "current_seal": form.current_seal.data, "unit_count": 1}))
+        if done.ok:
+            flash(f"Sub-sample {done.value.lab_number} registered.")
+            return redirect(url_for("intake.sample", lab_number=done.value.lab_number))
     return render_template("intake/subsample.html", form=form, parent=parent), \
-        400 if form.is_submitted() else 200
+        form_status(form)
 
 
-def _label_response(samples, layout: str, fmt: str, name: str):
-    """Count the print (a reprint needs ?reason=) and answer the PDF or ZPL."""
-    reason = request.args.get("reason", "")
-    services.record_label_print(g.user, samples, reason, fmt)
-    labels = label_dicts(samples, _settings().timezone)
-    body, mimetype = render_labels(labels, layout, fmt)
-    db.session.commit()
+def _label_response(samples, layout: str, fmt: str, name: str, back: str):
+    """Count the print (a reprint needs ?reason=) and answer the PDF or ZPL, else go back."""
+    done = run(lambda: print_labels(g.user, samples, layout, fmt, request.args.get("reason", ""),
+                                    _settings().timezone))
+    if not done.ok:
+        flash(done.error.message, "error")
+        return redirect(back + "#labels")
+    body, mimetype = done.value
     return Response(body, mimetype=mimetype, headers={
         "Content-Disposition": f'inline; filename="{name}.{fmt}"'})
 
@@ -253,12 +242,8 @@ def sample_label(lab_number: str, fmt: str):
     sample = services.get_sample(g.user, lab_number)
     if fmt not in ("pdf", "zpl"):
         return render_template("error.html", status=404, message="Labels are PDF or ZPL."), 404
-    try:
-        return _label_response([sample], "single", fmt, sample.lab_number)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("intake.sample", lab_number=sample.lab_number) + "#labels")
+    return _label_response([sample], "single", fmt, sample.lab_number,
+                           url_for("intake.sample", lab_number=sample.lab_number))
 
 
 @bp.route("/cases/<case_number>/labels.<fmt>")
@@ -269,12 +254,8 @@ def case_labels(case_number: str, fmt: str):
     if fmt not in ("pdf", "zpl") or not case.samples:
         return render_template("error.html", status=404,
                                message="No samples to label, or unknown format."), 404
-    try:
-        return _label_response(case.samples, "sheet", fmt, f"labels-{case.case_number}")
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(url_for("intake.case", case_number=case.case_number) + "#labels")
+    return _label_response(case.samples, "sheet", fmt, f"labels-{case.case_number}",
+                           url_for("intake.case", case_number=case.case_number))
 
 
 def _location_codes() -> dict[str, int]:
@@ -299,8 +280,7 @@ def bulk(case_number: str):
                                confirm=BulkConfirmForm(sheet_id=sheet_id),
                                filename=form.sheet.data.filename), \
             422 if result.errors else 200
-    return render_template("intake/bulk.html", case=case, form=form), \
-        400 if form.is_submitted() else 200
+    return render_template("intake/bulk.html", case=case, form=form), form_status(form)
 
 
 @bp.route("/cases/<case_number>/bulk/confirm", methods=["POST"])
@@ -317,10 +297,9 @@ def bulk_confirm(case_number: str):
     if result.errors or not result.rows:
         flash("The sheet has errors; nothing was imported.", "error")
         return redirect(url_for("intake.bulk", case_number=case.case_number))
-    samples = services.register_samples(g.user, case, [
+    samples = committed(lambda: services.register_samples(g.user, case, [
         services.item_from_row(row, locations) for row in result.rows],
-        lab_prefix=_settings().lab_number_prefix)
-    db.session.commit()
+        lab_prefix=_settings().lab_number_prefix))
     flash(f"Imported {len(samples)} items: {samples[0].lab_number} to {samples[-1].lab_number}.")
     return redirect(url_for("intake.case", case_number=case.case_number))
 
@@ -340,14 +319,11 @@ def locations():
     form = LocationForm()
     if form.validate_on_submit():
         require(g.user, "case.create")
-        try:
-            loc = services.create_location(g.user, form.code.data, form.name.data)
-        except DomainError as error:
-            apply_error(form, error)
-        else:
-            db.session.commit()
-            flash(f"Location {loc.code} added.")
+        done = attempt(form, lambda: services.create_location(g.user, form.code.data,
+                                                               form.name.data))
+        if done.ok:
+            flash(f"Location {done.value.code} added.")
             return redirect(url_for("intake.locations"))
     return render_template("intake/locations.html", form=form,
                            locations=services.active_locations(),
-                           can_add=can(g.user, "case.create"))
+                           can_add=can(g.user, "case.create")), form_status(form)

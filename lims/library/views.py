@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from lims.auth.access import can, permission_required, require
 from lims.db import utcnow
-from lims.forms import attempt
+from lims.forms import attempt, form_status
 from lims.library import services
 from lims.library.forms import (
     ApprovalForm,
@@ -28,7 +28,6 @@ def _lab_today():
 def libraries():
     """The imported libraries; chemists, reviewers and admins import new ones."""
     form = ImportForm()
-    status = 200
     if form.is_submitted():
         require(g.user, "library.manage")
     if form.validate_on_submit():
@@ -40,18 +39,16 @@ def libraries():
         if done.ok:
             flash(f"{done.value.label} imported with {done.value.entry_count} entries.")
             return redirect(url_for("library.library", library_id=done.value.id))
-        status = done.status
-    elif form.is_submitted():
-        status = 400
     return render_template("library/libraries.html", form=form,
                            libraries=services.list_libraries(),
-                           can_manage=can(g.user, "library.manage")), status
+                           can_manage=can(g.user, "library.manage")), form_status(form)
 
 
-def _library_page(library, approval: ApprovalForm, status: int = 200):
+def _library_page(library, approval: ApprovalForm):
     page = services.entries(library, after=request.args.get("after", type=int))
     return render_template("library/library.html", library=library, page=page,
-                           approval=approval, can_manage=can(g.user, "library.manage")), status
+                           approval=approval, can_manage=can(g.user, "library.manage")), \
+        form_status(approval)
 
 
 @bp.route("/libraries/<int:library_id>")
@@ -69,12 +66,9 @@ def approval(library_id: int):
     """Put a library on the approved list for casework or take it off, with a reason."""
     library = services.get_library(library_id)
     form = ApprovalForm()
-    if not form.validate_on_submit():
-        return _library_page(library, form, 400)
-    done = attempt(form, lambda: services.set_library_approval(
-        g.user, library, form.approved.data == "1", form.reason.data))
-    if not done.ok:
-        return _library_page(library, form, done.status)
+    if not (form.validate_on_submit() and attempt(form, lambda: services.set_library_approval(
+            g.user, library, form.approved.data == "1", form.reason.data)).ok):
+        return _library_page(library, form)
     flash(f"{library.label} is {'approved' if library.approved else 'not approved'} "
           "for casework.")
     return redirect(url_for("library.library", library_id=library.id))
@@ -89,14 +83,14 @@ def substances():
                            substances=services.search_substances(text))
 
 
-def _substance_page(substance, status_form: LegalStatusForm, status: int = 200):
+def _substance_page(substance, status_form: LegalStatusForm):
     today = _lab_today()
     in_force = {s.id for s in services.legal_status_on(substance, today)}
     return render_template("library/substance.html", substance=substance, today=today,
                            in_force=in_force, status_form=status_form,
                            end_form=EndStatusForm(formdata=None),
                            entries=services.substance_entries(substance),
-                           can_manage=can(g.user, "library.manage")), status
+                           can_manage=can(g.user, "library.manage")), form_status(status_form)
 
 
 @bp.route("/substances/<int:substance_id>")
@@ -113,11 +107,9 @@ def add_status(substance_id: int):
     """Record a dated control-list entry of a substance."""
     substance = services.get_substance(substance_id)
     form = LegalStatusForm()
-    if not form.validate_on_submit():
-        return _substance_page(substance, form, 400)
-    done = attempt(form, lambda: services.add_legal_status(g.user, substance, form.status_data()))
-    if not done.ok:
-        return _substance_page(substance, form, done.status)
+    if not (form.validate_on_submit() and attempt(
+            form, lambda: services.add_legal_status(g.user, substance, form.status_data())).ok):
+        return _substance_page(substance, form)
     flash(f"Legal status recorded for {substance.name}.")
     return redirect(url_for("library.substance", substance_id=substance.id))
 
@@ -149,15 +141,9 @@ def edit_substance(substance_id: int):
     if not form.is_submitted():
         form.synonyms.data = "\n".join(substance.synonyms)
         form.cas.data = substance.cas or ""
-    status = 200
-    if form.validate_on_submit():
-        done = attempt(form, lambda: services.update_substance(
-            g.user, substance, form.substance_data(), form.reason.data))
-        if done.ok:
-            flash(f"{substance.name} saved.")
-            return redirect(url_for("library.substance", substance_id=substance.id))
-        status = done.status
-    elif form.is_submitted():
-        status = 400
+    if form.validate_on_submit() and attempt(form, lambda: services.update_substance(
+            g.user, substance, form.substance_data(), form.reason.data)).ok:
+        flash(f"{substance.name} saved.")
+        return redirect(url_for("library.substance", substance_id=substance.id))
     return render_template("library/substance_edit.html", form=form, substance=substance), \
-        status
+        form_status(form)

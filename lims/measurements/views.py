@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, g, redirect, render_template, url_for
 
 from lims.auth.access import can, permission_required, require
-from lims.db import db, utcnow
+from lims.db import utcnow
 from lims.files import raw_response
-from lims.forms import attempt
+from lims.forms import attempt, committed, form_status
 from lims.intake.services import get_sample
 from lims.measurements import services
 from lims.measurements.forms import DecisionForm, InstrumentForm, UploadForm
@@ -40,8 +40,7 @@ def instruments():
             return redirect(url_for("measurements.instruments"))
     return render_template("measurements/instruments.html", form=form,
                            instruments=services.list_instruments(), today=utcnow().date(),
-                           can_manage=can(g.user, "instrument.manage")), \
-        400 if form.is_submitted() else 200
+                           can_manage=can(g.user, "instrument.manage")), form_status(form)
 
 
 @bp.route("/instruments/<name>/edit", methods=["GET", "POST"])
@@ -55,7 +54,7 @@ def edit_instrument(name: str):
         flash(f"Instrument {instrument.name} saved.")
         return redirect(url_for("measurements.instruments"))
     return render_template("measurements/instrument_edit.html", form=form,
-                           instrument=instrument), 400 if form.is_submitted() else 200
+                           instrument=instrument), form_status(form)
 
 
 def _upload_form() -> UploadForm:
@@ -71,7 +70,6 @@ def upload(lab_number: str):
     """Upload an instrument file and preview what it holds before saving anything."""
     sample = get_sample(g.user, lab_number)
     form = _upload_form()
-    status = 200
     if form.validate_on_submit():
         data = form.file.data.read()
         filename = form.file.data.filename or "upload"
@@ -88,10 +86,8 @@ def upload(lab_number: str):
             return render_template("measurements/preview.html", sample=sample,
                                    preview=preview, decision=decision,
                                    thumbnails=thumbnails)
-        status = done.status
-    elif form.is_submitted():
-        status = 400
-    return render_template("measurements/upload.html", form=form, sample=sample), status
+    return render_template("measurements/upload.html", form=form, sample=sample), \
+        form_status(form)
 
 
 @bp.route("/samples/<lab_number>/measurements/decide", methods=["POST"])
@@ -104,15 +100,13 @@ def decide(lab_number: str):
         flash("The preview is incomplete; upload the file again.", "error")
         return redirect(url_for("measurements.upload", lab_number=sample.lab_number))
     if form.decision.data == "reject":
-        services.reject_upload(g.user, sample, form.sha256.data, form.filename.data,
-                               form.reason.data)
-        db.session.commit()
+        committed(lambda: services.reject_upload(g.user, sample, form.sha256.data,
+                                                 form.filename.data, form.reason.data))
         flash(f"{form.filename.data} rejected; nothing was saved.")
         return redirect(url_for("intake.sample", lab_number=sample.lab_number))
-    measurement = services.accept_upload(g.user, sample, form.sha256.data,
-                                         form.filename.data, form.adapter.data or None,
-                                         _instrument(form.instrument.data))
-    db.session.commit()
+    measurement = committed(lambda: services.accept_upload(
+        g.user, sample, form.sha256.data, form.filename.data, form.adapter.data or None,
+        _instrument(form.instrument.data)))
     flash(f"{measurement.original_filename} saved with {len(measurement.spectra)} "
           "spectrum(s).")
     return redirect(url_for("measurements.measurement", measurement_id=measurement.id))

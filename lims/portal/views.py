@@ -7,7 +7,7 @@ from flask import Blueprint, Response, current_app, g, render_template, url_for
 from lims.auth.access import permission_required
 from lims.certificates.services import list_certificates
 from lims.custody.services import timeline
-from lims.db import db
+from lims.forms import committed
 from lims.intake.services import get_case
 from lims.plots import timeline_figure, to_png
 from lims.portal import services
@@ -36,8 +36,7 @@ def case(case_number: str):
     case = get_case(g.user, case_number)
     steps = services.case_timeline(case)
     certificates = _certificate_rows(list_certificates(g.user, case))
-    services.record_access(g.user, case, "portal_case_viewed")
-    db.session.commit()
+    committed(lambda: services.record_access(g.user, case, "portal_case_viewed"))
     return render_template("portal/case.html", case=case, steps=steps,
                            certificates=certificates, verify_url=url_for("certificates.verify"))
 
@@ -60,6 +59,5 @@ def custody(case_number: str):
     """The chain of custody of every item of the case."""
     case = get_case(g.user, case_number)
     chains = [(sample, timeline(sample)) for sample in case.samples]
-    services.record_access(g.user, case, "portal_custody_viewed")
-    db.session.commit()
+    committed(lambda: services.record_access(g.user, case, "portal_custody_viewed"))
     return render_template("portal/custody.html", case=case, chains=chains)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, url_for
 
+from lims import forms
 from lims.auth.access import can, permission_required
-from lims.db import db
-from lims.errors import DomainError
-from lims.forms import attempt, field_errors
+from lims.errors import Invalid
+from lims.forms import REFUSED, attempt, field_errors
 from lims.library import services as library
 from lims.measurements.services import get_spectrum
 from lims.search import services
@@ -45,26 +45,25 @@ def run(spectrum_id: int):
     """Search a spectrum, processed by the posted recipe, and store the result."""
     spectrum = get_spectrum(g.user, spectrum_id)
     form = search_form(spectrum, posted=True)
-    error = None
     if form.validate_on_submit():
-        try:
-            recipe = Recipe.from_json(form.recipe.data or "{}")
-            search = services.run_search(g.user, spectrum,
-                                         library.get_library(int(form.library.data)),
-                                         algorithm=form.algorithm.data, top=form.top.data,
-                                         recipe=recipe)
-        except ValueError as problem:
-            error = f"Processing recipe: {problem}"
-        except DomainError as problem:
-            db.session.rollback()
-            error = problem.message
-        else:
-            db.session.commit()
-            return redirect(url_for("search.result", search_id=search.id))
+        done = forms.run(lambda: _search(spectrum, form))
+        if done.ok:
+            return redirect(url_for("search.result", search_id=done.value.id))
+        error = done.error.message
     else:
         error = "; ".join(f"{field.label.text}: {message}"
                           for field, message in field_errors(form))
-    return render_template("search/error.html", spectrum=spectrum, error=error), 422
+    return render_template("search/error.html", spectrum=spectrum, error=error), REFUSED
+
+
+def _search(spectrum, form: SearchForm):
+    """Run the posted search; a recipe that cannot be applied is refused as the recipe's."""
+    try:
+        return services.run_search(g.user, spectrum, library.get_library(int(form.library.data)),
+                                   algorithm=form.algorithm.data, top=form.top.data,
+                                   recipe=Recipe.from_json(form.recipe.data or "{}"))
+    except ValueError as problem:
+        raise Invalid(f"Processing recipe: {problem}", "recipe") from problem
 
 
 def _render_result(search, form: HitDecisionForm, failed_hit: int | None = None):
@@ -94,4 +93,4 @@ def decide(search_id: int, hit_id: int):
             g.user, hit, form.decision.data, form.comment.data)).ok:
         flash(f"Hit {hit.rank} ({hit.substance_name}) {form.decision.data}.")
         return redirect(url_for("search.result", search_id=search.id))
-    return _render_result(search, form, hit.id), 422
+    return _render_result(search, form, hit.id), REFUSED

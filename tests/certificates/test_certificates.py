@@ -220,10 +220,7 @@ def amend_and_approve(app, issued, reason: str = "Wrong seal number on the first
         db.session.commit()
         finding = get_finding(chemist, finding.id)
         submit(chemist, finding, PASSWORD)
-        from lims.findings.services import approve
-
-        approve(reviewer, finding, PASSWORD)
-        new = services.issue_certificate(reviewer, finding)
+        new = services.approve_and_issue(reviewer, finding, PASSWORD)
         db.session.commit()
         return new.number
 

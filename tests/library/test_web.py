@@ -57,11 +57,12 @@ def test_entries_are_paged_in_file_order(app, client, chem):
     assert "Compound 50" in second and "Compound 54" in second and "Compound 1<" not in second
 
 
-def test_a_duplicate_is_409_and_a_broken_file_422_with_nothing_written(app, client, chem):
+def test_a_duplicate_and_a_broken_file_are_refused_with_422_and_nothing_written(
+        app, client, chem):
     assert _post_import(client).status_code == 302
     before = _counts(app)
     duplicate = _post_import(client)
-    assert duplicate.status_code == 409
+    assert duplicate.status_code == 422
     assert "There is a problem" in duplicate.get_data(as_text=True)
     assert "already imported" in duplicate.get_data(as_text=True)
     broken = _post_import(client, SMALL_MSP.replace(b"82 999", b"82 lots"), version="2")
@@ -132,7 +133,7 @@ def test_substance_search_and_edit_with_the_cas_check_digit(app, client, chem):
     bad = client.post(f"/substances/{substance_id}/edit", data={
         "name": "Cocaine", "cas": "50-36-3", "formula": "", "synonyms": "", "notes": "",
         "reason": "typo"})
-    assert bad.status_code == 400 and "Check digit" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Check digit" in bad.get_data(as_text=True)
     good = client.post(f"/substances/{substance_id}/edit", data={
         "name": "Cocaine", "cas": "50-36-2", "formula": "C17H21NO4",
         "synonyms": "Benzoylmethylecgonine\nCoke", "notes": "", "reason": "synonym"})
