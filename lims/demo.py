@@ -63,9 +63,9 @@ def _identify_and_certify(users: dict, brick, vial, infrared, mass) -> None:
     from lims.certificates.services import issue_certificate
     from lims.findings import services as findings
     from lims.library.services import get_library_by_name
+    from lims.processing import Recipe
     from lims.search.services import decide_hit, run_search
     from lims.signing import init_keys
-    from lims.spectra.processing import Recipe
 
     settings = current_app.config["LIMS"]
     if not settings.signing_key_file.exists():

@@ -28,7 +28,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
 from lims.audit.services import canonical_json, record
-from lims.auth.access import can, require
+from lims.auth.access import can, require, visible_to
 from lims.auth.models import User
 from lims.auth.services import confirm_password
 from lims.barcodes import qr_png
@@ -38,12 +38,12 @@ from lims.config import Settings
 from lims.db import db, utcnow
 from lims.errors import Conflict, Invalid, NotFound, TooManyAttempts
 from lims.files import file_store
-from lims.intake.models import Case, case_investigator
+from lims.intake.models import Case
 from lims.intake.services import allocate
 from lims.pdf import data_uri, render_pdf
 from lims.plots import overlay_figure, to_png
+from lims.series import Series
 from lims.signing import SigningUnavailable, ca_file, sign_pdf, verify_pdf
-from lims.spectra.series import Series
 
 TOKEN_BYTES = 24
 QR_MODULE_PX = 8
@@ -245,12 +245,7 @@ def withdraw(actor: User, certificate: Certificate, password: str, reason: str) 
 
 
 def _visible(user: User):
-    query = select(Certificate)
-    if user.role == "investigator":
-        query = query.join(case_investigator,
-                           case_investigator.c.case_id == Certificate.case_id).where(
-            case_investigator.c.user_id == user.id)
-    return query
+    return visible_to(user, select(Certificate))
 
 
 def list_certificates(user: User, case: Case | None = None) -> list[Certificate]:

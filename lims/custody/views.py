@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from lims.audit.export import EXPORT_TYPES
-from lims.auth.access import permission_required
+from lims.auth.access import permission_required, record_access
 from lims.auth.services import ReauthFailed
 from lims.custody import services
 from lims.custody.export import custody_log_csv, custody_log_pdf
@@ -14,7 +14,6 @@ from lims.db import db
 from lims.errors import DomainError, NotFound
 from lims.forms import apply_error
 from lims.intake.services import active_locations, get_case, get_sample, staff_users
-from lims.portal.services import record_access
 
 bp = Blueprint("custody", __name__)
 

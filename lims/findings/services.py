@@ -15,7 +15,7 @@ from datetime import date
 from flask import current_app
 from sqlalchemy import func, or_, select
 
-from lims.audit.services import as_text, canonical_json, record, record_changes
+from lims.audit.services import as_text, canonical_json, record, record_changes, subject_of
 from lims.auth.access import can
 from lims.auth.models import User
 from lims.auth.services import confirm_password
@@ -33,12 +33,12 @@ from lims.findings.models import (
     FindingTechnique,
 )
 from lims.intake.models import STATUS_TRANSITIONS, Sample
-from lims.intake.services import change_status, get_sample, subject_of
+from lims.intake.services import change_status, get_sample
 from lims.library.models import LegalStatus, Substance, SubstanceSynonym
 from lims.library.services import get_substance, legal_status_on
 from lims.measurements.models import Measurement, SpectrumRecord
+from lims.processing import Recipe
 from lims.search.models import Search, SearchHit
-from lims.spectra.processing import Recipe
 from lims.units import format_weight
 
 FINDING_FIELDS = ("result", "scope", "conclusion", "limitations", "cannabis",

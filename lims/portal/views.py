@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, render_template, url_for
 
-from lims.auth.access import permission_required
+from lims.auth.access import permission_required, record_access
 from lims.certificates.services import list_certificates
 from lims.custody.services import timeline
 from lims.db import db
@@ -36,7 +36,7 @@ def case(case_number: str):
     case = get_case(g.user, case_number)
     steps = services.case_timeline(case)
     certificates = _certificate_rows(list_certificates(g.user, case))
-    services.record_access(g.user, case, "portal_case_viewed")
+    record_access(g.user, case, "portal_case_viewed")
     db.session.commit()
     return render_template("portal/case.html", case=case, steps=steps,
                            certificates=certificates, verify_url=url_for("certificates.verify"))
@@ -60,6 +60,6 @@ def custody(case_number: str):
     """The chain of custody of every item of the case."""
     case = get_case(g.user, case_number)
     chains = [(sample, timeline(sample)) for sample in case.samples]
-    services.record_access(g.user, case, "portal_custody_viewed")
+    record_access(g.user, case, "portal_custody_viewed")
     db.session.commit()
     return render_template("portal/custody.html", case=case, chains=chains)

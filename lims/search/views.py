@@ -10,9 +10,9 @@ from lims.errors import DomainError
 from lims.forms import attempt, field_errors
 from lims.library import services as library
 from lims.measurements.services import get_spectrum
+from lims.processing import Recipe
 from lims.search import services
 from lims.search.forms import HitDecisionForm, SearchForm
-from lims.spectra.processing import Recipe
 
 bp = Blueprint("search", __name__)
 

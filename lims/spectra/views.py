@@ -10,6 +10,7 @@ import numpy as np
 from flask import Blueprint, Response, g, jsonify, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from lims import processing
 from lims.auth.access import permission_required
 from lims.measurements.models import SpectrumRecord
 from lims.measurements.services import get_spectrum, measurements_of
@@ -23,11 +24,10 @@ from lims.plots import (
     to_png,
     to_svg,
 )
+from lims.processing import Peak, Recipe, RecipeError
 from lims.search.views import panel_context
-from lims.spectra import processing
+from lims.series import Series
 from lims.spectra.forms import RecipeForm, parse_overlays
-from lims.spectra.processing import Peak, Recipe, RecipeError
-from lims.spectra.series import Series
 
 bp = Blueprint("spectra", __name__)
 
