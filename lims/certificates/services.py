@@ -27,6 +27,7 @@ from flask import current_app, has_request_context, render_template, request
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
+from lims.audit.export import audit_extract_csv, audit_extract_pdf
 from lims.audit.services import canonical_json, record
 from lims.auth.access import can, require, visible_to
 from lims.auth.models import User
@@ -35,11 +36,17 @@ from lims.barcodes import qr_png
 from lims.certificates.models import Certificate
 from lims.certificates.snapshot import FORMATTERS, build_snapshot, freeze
 from lims.config import Settings
+from lims.custody.export import custody_log_csv, custody_log_pdf
 from lims.db import db, utcnow
 from lims.errors import Conflict, Invalid, NotFound, TooManyAttempts
+from lims.esign.services import signatures_for
 from lims.files import file_store
+from lims.findings.services import reopen
 from lims.intake.models import Case
 from lims.intake.services import allocate
+from lims.library.services import entry_series
+from lims.measurements.models import Measurement, SpectrumRecord
+from lims.measurements.services import raw_bytes
 from lims.pdf import data_uri, render_pdf
 from lims.plots import overlay_figure, to_png
 from lims.series import Series
@@ -82,9 +89,6 @@ def verify_url(token: str, settings: Settings | None = None) -> str:
 
 def overlay_figures(actor: User, frozen: dict) -> list[dict]:
     """Each accepted library hit overlaid on the sample spectrum, as a PNG data: URI."""
-    from lims.library.services import entry_series
-    from lims.measurements.models import SpectrumRecord
-
     figures = []
     for technique in frozen["finding"]["techniques"]:
         search = technique.get("search")
@@ -145,8 +149,6 @@ def certificate_of(finding_id: int | None) -> Certificate | None:
 
 
 def _approval(finding):
-    from lims.esign.services import signatures_for
-
     approvals = [s for s in signatures_for("finding", str(finding.id))
                  if s.meaning == "approved" and s.content_sha256 == finding.snapshot_sha256]
     if not approvals:
@@ -219,8 +221,6 @@ def _change_reason(certificate: Certificate, reason: str, change: str, done: str
 
 def amend(actor: User, certificate: Certificate, reason: str):
     """Open a new version of the certificate's finding; its approval issues the amendment."""
-    from lims.findings.services import reopen
-
     require(actor, "certificate.amend")
     reason = _change_reason(certificate, reason, "amendment", "amended")
     finding = reopen(actor, certificate.finding, reason)
@@ -445,11 +445,6 @@ def case_packet(user: User, case: Case) -> bytes:
     Every certificate version is included; MANIFEST.sha256 (sha256sum format) and manifest.json
     list the SHA-256 of every file.
     """
-    from lims.audit.export import audit_extract_csv, audit_extract_pdf
-    from lims.custody.export import custody_log_csv, custody_log_pdf
-    from lims.measurements.models import Measurement
-    from lims.measurements.services import raw_bytes
-
     require(user, "packet.download")
     if not can(user, "case.view"):
         raise NotFound(f"No case {case.case_number}.")
@@ -475,8 +470,8 @@ def case_packet(user: User, case: Case) -> bytes:
     # Last: the audit extract verifies the whole chain, which detaches the session's objects.
     files += [("custody/custody-log.csv", custody_log_csv(case), "custody log"),
               ("custody/custody-log.pdf", custody_log_pdf(case), "custody log"),
-              ("audit/audit-extract.csv", audit_extract_csv(case), "audit extract"),
-              ("audit/audit-extract.pdf", audit_extract_pdf(case), "audit extract")]
+              ("audit/audit-extract.csv", audit_extract_csv(case_id, case_number), "audit extract"),
+              ("audit/audit-extract.pdf", audit_extract_pdf(case_id, case_number), "audit extract")]
     manifest = {
         "case_number": case_number, "generated_at": now, "generated_by": user_name,
         "laboratory": _settings().lab_name, "certificates": listed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from lims.auth.access import can, permission_required
-from lims.certificates.services import certificate_of
+from lims.certificates.services import certificate_of, issue_certificate
 from lims.db import db
 from lims.errors import DomainError, Invalid
 from lims.esign.services import manifestation
@@ -322,7 +322,5 @@ def review(finding_id: int):
 
 def _approve(finding, password: str):
     """Approve, then issue the certificate in the same transaction."""
-    from lims.certificates.services import issue_certificate
-
     services.approve(g.user, finding, password)
     return issue_certificate(g.user, finding)

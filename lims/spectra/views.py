@@ -12,6 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from lims import processing
 from lims.auth.access import permission_required
+from lims.library.services import entry_series
 from lims.measurements.models import SpectrumRecord
 from lims.measurements.services import get_spectrum, measurements_of
 from lims.plots import (
@@ -25,7 +26,7 @@ from lims.plots import (
     to_svg,
 )
 from lims.processing import Peak, Recipe, RecipeError
-from lims.search.views import panel_context
+from lims.search.panel import panel_context
 from lims.series import Series
 from lims.spectra.forms import RecipeForm, parse_overlays
 
@@ -50,8 +51,6 @@ def _overlay_series(spectrum: SpectrumRecord, kind: str, ident: int) -> Series:
     if kind == "spectrum":
         series = record_series(get_spectrum(g.user, ident), role="overlay")
     else:
-        from lims.library.services import entry_series  # written alongside; imported late
-
         series = entry_series(g.user, ident)
     if series.x_unit != spectrum.x_unit:
         raise RecipeError("overlay", f"{series.label} has x in {series.x_unit}, the spectrum "
