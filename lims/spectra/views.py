@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from lims import processing
 from lims.auth.access import permission_required
-from lims.library.services import entry_series
+from lims.library import services as library
 from lims.measurements.models import SpectrumRecord
 from lims.measurements.services import get_spectrum, measurements_of
 from lims.plots import (
@@ -51,7 +51,7 @@ def _overlay_series(spectrum: SpectrumRecord, kind: str, ident: int) -> Series:
     if kind == "spectrum":
         series = record_series(get_spectrum(g.user, ident), role="overlay")
     else:
-        series = entry_series(g.user, ident)
+        series = library.entry_series(g.user, ident)
     if series.x_unit != spectrum.x_unit:
         raise RecipeError("overlay", f"{series.label} has x in {series.x_unit}, the spectrum "
                                      f"in {spectrum.x_unit}")
