@@ -6,6 +6,9 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from urllib.parse import quote
+
+from flask import Response, current_app
 
 from lims.errors import NotFound
 
@@ -57,24 +60,16 @@ class FileStore:
 
 def file_store() -> FileStore:
     """The application's file store (under LIMS_DATA_DIR)."""
-    from flask import current_app
-
     return FileStore(current_app.config["LIMS"].file_store)
 
 
 def staging_area() -> FileStore:
     """Uploads waiting for the user's accept or reject; never evidence."""
-    from flask import current_app
-
     return FileStore(current_app.config["LIMS"].data_dir / "staging")
 
 
 def raw_response(data: bytes, filename: str, digest: str):
     """A download of stored bytes: attachment (RFC 6266), never rendered, with its hash."""
-    from urllib.parse import quote
-
-    from flask import Response
-
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
     return Response(data, mimetype="application/octet-stream", headers={
         "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "

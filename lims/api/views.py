@@ -18,9 +18,9 @@ from lims.intake.forms import CaseForm, ItemForm
 from lims.intake.labels import label_dicts, render_labels
 from lims.library import services as library
 from lims.measurements import services as measurements
+from lims.processing import Recipe
 from lims.search import services as searches
 from lims.search.forms import SearchRequest
-from lims.spectra.processing import Recipe
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

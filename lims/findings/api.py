@@ -7,6 +7,7 @@ from flask import Blueprint, g, jsonify, url_for
 from lims.api.openapi import SAMPLE, _body, _responses, form_schema
 from lims.api.views import _formdata, _json_body, _validated
 from lims.auth.access import login_required, require
+from lims.certificates.services import issue_certificate
 from lims.db import db
 from lims.errors import Invalid
 from lims.esign.services import manifestation
@@ -111,8 +112,6 @@ def review(finding_id: int):
         return jsonify(_finding_json(finding))
     if decision != "approve":
         raise Invalid("decision: approve or return.", "decision")
-    from lims.certificates.services import issue_certificate
-
     services.approve(g.user, finding, _password(body))
     certificate = issue_certificate(g.user, finding)
     db.session.commit()
