@@ -38,6 +38,7 @@ from lims.config import Settings
 from lims.db import db, utcnow
 from lims.errors import Conflict, Invalid, NotFound, TooManyAttempts
 from lims.files import file_store
+from lims.findings.services import approve
 from lims.intake.models import Case, case_investigator
 from lims.intake.services import allocate
 from lims.pdf import data_uri, render_pdf
@@ -152,6 +153,12 @@ def _approval(finding):
     if not approvals:
         raise Conflict(f"Finding {finding.id} carries no approval signature.", "finding")
     return approvals[-1]
+
+
+def approve_and_issue(actor: User, finding, password: str) -> Certificate:
+    """The reviewer approves the finding and its certificate is issued, in one transaction."""
+    approve(actor, finding, password)
+    return issue_certificate(actor, finding)
 
 
 def issue_certificate(actor: User, finding) -> Certificate:

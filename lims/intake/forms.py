@@ -144,6 +144,18 @@ class ItemForm(Form):
         }
 
 
+class SampleRequest(ItemForm):
+    """One item sent to the API: described, and stored only where a location exists."""
+
+    description = TextAreaField("Item description", validators=[
+        DataRequired("Describe the item."), Length(max=2000)])
+
+    def validate_storage_location(self, field) -> None:
+        """Only an active location (the view sets them as the choices)."""
+        if field.data and field.data not in {code for code, _label in field.choices}:
+            raise ValidationError(f"Unknown location {field.data!r}.")
+
+
 class RegisterSamplesForm(FlaskForm):
     """Several items of one case registered at once."""
 
