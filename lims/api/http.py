@@ -18,6 +18,7 @@ from wtforms import (
     SelectMultipleField,
     SubmitField,
 )
+from wtforms.validators import InputRequired
 
 from lims.errors import DomainError, Invalid, error_response
 from lims.forms import LabDateTimeField, WeightField, field_errors, run
@@ -168,6 +169,12 @@ def _field_schema(field) -> dict:
     return schema
 
 
+def _required(field) -> bool:
+    """Whether a request must carry the field: InputRequired, or DataRequired with no default."""
+    flagged = [v for v in field.validators if getattr(v, "field_flags", {}).get("required")]
+    return any(isinstance(v, InputRequired) or not field.default for v in flagged)
+
+
 def form_schema(form_class: type[Form], renamed: Mapping[str, str] = NO_RENAMES,
                 skip: Iterable[str] = ()) -> dict:
     """The JSON schema of the body a form validates: its fields, required as its validators say."""
@@ -178,7 +185,7 @@ def form_schema(form_class: type[Form], renamed: Mapping[str, str] = NO_RENAMES,
             continue
         name = renamed.get(field.name, field.name)
         properties[name] = _field_schema(field)
-        if any(getattr(v, "field_flags", {}).get("required") for v in field.validators):
+        if _required(field):
             required.append(name)
     schema = {"type": "object", "properties": properties}
     if required:
