@@ -87,6 +87,14 @@ def objects(body: dict, name: str) -> list[dict]:
     return items
 
 
+def object_at(body: dict, name: str) -> dict | None:
+    """The object under `name`, or None when absent; 422 naming it when it is not an object."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, dict):
+        raise Invalid(f"{name}: must be an object.", name)
+    return value
+
+
 def formdata(body: dict, renamed: Mapping[str, str] = NO_RENAMES) -> MultiDict:
     """JSON values as form data: lists become repeated keys, booleans yes/no, API names form's."""
     form_name = {api: name for name, api in renamed.items()}
@@ -146,7 +154,9 @@ def created(body: dict):
 
 
 def _field_schema(field) -> dict:
-    if isinstance(field, IntegerField):
+    if getattr(field, "json_schema", None):  # a field that says how JSON spells it
+        schema = dict(field.json_schema)
+    elif isinstance(field, IntegerField):
         schema = {"type": "integer"}
     elif isinstance(field, FloatField):
         schema = {"type": "number"}

@@ -9,7 +9,14 @@ from lims.api.openapi import register
 from lims.auth.access import login_required, require
 from lims.esign.services import manifestation
 from lims.findings import services
-from lims.findings.forms import FindingForm, SubmitFindingForm, SubstanceForm, TechniqueForm
+from lims.findings.forms import (
+    FindingForm,
+    NetWeightRequest,
+    SamplingRequest,
+    SubmitFindingForm,
+    SubstanceForm,
+    TechniqueForm,
+)
 from lims.intake.services import get_sample
 
 bp = Blueprint("api_findings", __name__, url_prefix="/api/v1")
@@ -19,6 +26,12 @@ def _item_data(body: dict, name: str, form_class, data) -> list[dict]:
     """Each technique or substance object validated by the web form (errors name the item)."""
     return [data(http.validate(form_class, item, f"{name}[{index}]."))
             for index, item in enumerate(http.objects(body, name))]
+
+
+def _part_data(body: dict, name: str, form_class, data) -> dict | None:
+    """The optional sampling or net-weight object validated by its form (errors name it)."""
+    part = http.object_at(body, name)
+    return None if part is None else data(http.validate(form_class, part, f"{name}."))
 
 
 def signature_json(signature) -> dict:
@@ -56,7 +69,10 @@ def create(lab_number: str):
                                      TechniqueForm.technique_data),
             "substances": _item_data(body, "substances", SubstanceForm,
                                      SubstanceForm.substance_data),
-            "sampling": body.get("sampling"), "net_weight": body.get("net_weight")}
+            "sampling": _part_data(body, "sampling", SamplingRequest,
+                                   SamplingRequest.sampling_data),
+            "net_weight": _part_data(body, "net_weight", NetWeightRequest,
+                                     NetWeightRequest.weight_data)}
     finding = http.commit(lambda: services.create_finding(g.user, sample, data))
     return http.created(finding_json(finding))
 
@@ -93,12 +109,8 @@ def _paths() -> dict:
         **create_body["properties"],
         "techniques": {"type": "array", "items": http.form_schema(TechniqueForm)},
         "substances": {"type": "array", "items": http.form_schema(SubstanceForm)},
-        "sampling": {"type": "object", "description": "method, population, proportion (0-1),"
-                                                      " confidence (0-1), negatives, seed,"
-                                                      " tested, positives"},
-        "net_weight": {"type": "object", "description": "method measured (net_weight_mg) or"
-                                                        " extrapolated (unit_weights_mg,"
-                                                        " population, confidence, interval)"}}
+        "sampling": http.form_schema(SamplingRequest),
+        "net_weight": http.form_schema(NetWeightRequest)}
     return {
         "/api/v1/samples/{lab_number}/findings": {"post": {
             "summary": "Create a finding with substances and techniques",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -27,7 +28,6 @@ from lims.esign.services import record_signature, signatures_for
 from lims.findings import sampling, scheme
 from lims.findings.models import (
     EDITABLE,
-    RESULTS,
     Finding,
     FindingSubstance,
     FindingTechnique,
@@ -165,51 +165,26 @@ def _subject(finding: Finding) -> dict:
     return subject_of(finding.sample)
 
 
-def _text(data: dict, name: str, limit: int = 10000) -> str:
-    value = data.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid(f"{name}: must be text.", name)
-    value = value.strip()
-    if len(value) > limit:
-        raise Invalid(f"{name}: at most {limit} characters.", name)
-    return value
-
-
-def _flag(data: dict, name: str, default: bool) -> bool:
-    value = data.get(name, default)
-    if not isinstance(value, bool):
-        raise Invalid(f"{name}: must be true or false.", name)
-    return value
+def _text(data: dict, name: str) -> str:
+    """A text value as the forms validated it, stripped ('' when absent)."""
+    return (data.get(name) or "").strip()
 
 
 def _clean_finding(data: dict) -> dict:
-    result = data.get("result")
-    if result not in RESULTS:
-        raise Invalid(f"Choose the result: {', '.join(RESULTS)}.", "result")
-    limitations = _text(data, "limitations")
-    if not limitations:
-        raise Invalid("State the limitations of the finding, or write “none”.", "limitations")
-    return {"result": result, "scope": _text(data, "scope"),
-            "conclusion": _text(data, "conclusion"), "limitations": limitations,
-            "cannabis": _flag(data, "cannabis", False),
+    return {"result": data["result"], "scope": _text(data, "scope"),
+            "conclusion": _text(data, "conclusion"), "limitations": _text(data, "limitations"),
+            "cannabis": bool(data.get("cannabis")),
             "same_aliquot_reason": _text(data, "same_aliquot_reason") or None}
 
 
-def _items(finding: Finding, data: dict, name: str, add) -> None:
-    """Add each item of a list in the body, naming the item in any error."""
-    items = data.get(name) or []
-    if not isinstance(items, list):
-        raise Invalid(f"{name}: give a list of objects.", name)
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise Invalid(f"{name}[{index}]: must be an object.", name)
-        try:
-            add(item)
-        except Invalid as error:
-            field = f"{name}[{index}].{error.field or ''}".rstrip(".")
-            raise Invalid(f"{name}[{index}]: {error.message}", field) from error
+@contextmanager
+def _named(part: str):
+    """Name the part of a request body (e.g. techniques[1]) in a refusal raised inside."""
+    try:
+        yield
+    except Invalid as error:
+        field = f"{part}.{error.field or ''}".rstrip(".")
+        raise Invalid(f"{part}: {error.message}", field) from error
 
 
 def create_finding(actor: User, sample: Sample, data: dict) -> Finding:
@@ -226,16 +201,14 @@ def create_finding(actor: User, sample: Sample, data: dict) -> Finding:
     db.session.add(finding)
     db.session.flush()
     record(actor, "create", SUBJECT, finding.id, new=values, **_subject(finding))
-    _items(finding, data, "techniques", lambda item: add_technique(actor, finding, item))
-    _items(finding, data, "substances", lambda item: add_substance(actor, finding, item))
+    for name, add in (("techniques", add_technique), ("substances", add_substance)):
+        for index, item in enumerate(data.get(name) or []):
+            with _named(f"{name}[{index}]"):
+                add(actor, finding, item)
     for name, setter in (("sampling", set_sampling), ("net_weight", set_net_weight)):
         if data.get(name) is not None:
-            if not isinstance(data[name], dict):
-                raise Invalid(f"{name}: must be an object.", name)
-            try:
+            with _named(name):
                 setter(actor, finding, data[name])
-            except Invalid as error:
-                raise Invalid(f"{name}: {error.message}", f"{name}.{error.field}") from error
     return finding
 
 
@@ -264,26 +237,12 @@ def update_finding(actor: User, finding: Finding, data: dict) -> dict:
     return changes
 
 
-def _optional_id(data: dict, name: str) -> int | None:
-    value = data.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name}: must be a number.", name) from None
-
-
 def _clean_technique(finding: Finding, data: dict) -> dict:
     sample = finding.sample
-    code = _text(data, "technique").upper()
-    if code not in scheme.TECHNIQUES:
-        raise Invalid(f"Unknown technique {code!r}; choose one of the catalogue"
-                      f" ({', '.join(scheme.TECHNIQUES)}).", "technique")
+    code = data["technique"]
     samples = {s.lab_number: s for s in family(sample)}
     ids = {s.id for s in samples.values()}
-    measurement_id = _optional_id(data, "measurement_id")
-    hit_id = _optional_id(data, "search_hit_id")
+    measurement_id, hit_id = data.get("measurement_id"), data.get("search_hit_id")
     measurement = None
     if measurement_id is not None:
         measurement = db.session.get(Measurement, measurement_id)
@@ -304,7 +263,7 @@ def _clean_technique(finding: Finding, data: dict) -> dict:
             raise Invalid(f"The hit comes from measurement {searched.id}, not"
                           f" {measurement.id}.", "search_hit_id")
         measurement = searched
-    aliquot = _text(data, "aliquot", 40).upper() or (
+    aliquot = _text(data, "aliquot").upper() or (
         measurement.sample.lab_number if measurement else sample.lab_number)
     if aliquot not in samples:
         raise Invalid(f"{aliquot} is not {sample.lab_number} or one of its sub-samples"
@@ -312,14 +271,14 @@ def _clean_technique(finding: Finding, data: dict) -> dict:
     if measurement is not None and measurement.sample.lab_number != aliquot:
         raise Invalid(f"Measurement {measurement.id} was made on"
                       f" {measurement.sample.lab_number}, not on {aliquot}.", "aliquot")
-    run = _text(data, "run", 120) or (f"measurement {measurement.id}" if measurement else "")
+    run = _text(data, "run") or (f"measurement {measurement.id}" if measurement else "")
     if not run:
         raise Invalid("Give the run reference (instrument run, plate or test record), or"
                       " attach the measurement.", "run")
-    return {"technique": code, "positive": _flag(data, "positive", True), "aliquot": aliquot,
+    return {"technique": code, "positive": data.get("positive", True), "aliquot": aliquot,
             "run": run, "measurement_id": measurement.id if measurement else None,
-            "search_hit_id": hit_id, "method_ref": _text(data, "method_ref", 200),
-            "note": _text(data, "note", 2000)}
+            "search_hit_id": hit_id, "method_ref": _text(data, "method_ref"),
+            "note": _text(data, "note")}
 
 
 def _next_position(rows) -> int:
@@ -356,13 +315,13 @@ def remove_technique(actor: User, finding: Finding, technique_id: int) -> None:
 
 
 def _find_substance(data: dict) -> Substance:
-    substance_id = _optional_id(data, "substance_id")
+    substance_id = data.get("substance_id")
     if substance_id is not None:
         try:
             return get_substance(substance_id)
         except NotFound:
             raise Invalid(f"No substance {substance_id}.", "substance_id") from None
-    name = _text(data, "substance", 255)
+    name = _text(data, "substance")
     if not name:
         raise Invalid("Choose the substance identified.", "substance_id")
     key = name.lower()
@@ -376,30 +335,16 @@ def _find_substance(data: dict) -> Substance:
     return found
 
 
-def _percent(data: dict, name: str) -> float | None:
-    value = data.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name}: must be a number of percent.", name) from None
-    if not 0 <= number <= 100:
-        raise Invalid(f"{name}: must be between 0 and 100 %.", name)
-    return number
-
-
 def add_substance(actor: User, finding: Finding, data: dict) -> FindingSubstance:
     """Add an identified substance with its salt form and purity (where determined)."""
     check_editable(actor, finding)
     substance = _find_substance(data)
     if any(row.substance_id == substance.id for row in finding.substances):
         raise Invalid(f"{substance.name} is already in this finding.", "substance_id")
-    purity = _percent(data, "purity_percent")
-    uncertainty = _percent(data, "purity_uncertainty_percent")
+    purity, uncertainty = data.get("purity_percent"), data.get("purity_uncertainty_percent")
     if uncertainty is not None and purity is None:
         raise Invalid("Give the purity that the uncertainty belongs to.", "purity_percent")
-    row = FindingSubstance(substance=substance, salt_form=_text(data, "salt_form", 120),
+    row = FindingSubstance(substance=substance, salt_form=_text(data, "salt_form"),
                            purity_percent=purity, purity_uncertainty_percent=uncertainty,
                            position=_next_position(finding.substances))
     finding.substances.append(row)
@@ -432,36 +377,12 @@ def _value_error(error: ValueError) -> Invalid:
                    field if message else None)
 
 
-def _whole(data: dict, name: str, default: int | None = None) -> int | None:
-    value = data.get(name, default)
-    if value in (None, ""):
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise Invalid(f"{name}: must be a whole number of 0 or more.", name)
-    return value
-
-
-def _fraction(data: dict, name: str, default: float) -> float:
-    value = data.get(name, default)
-    if value in (None, ""):
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise Invalid(f"{name}: must be a number between 0 and 1 (e.g. 0.9).", name)
-    return float(value)
-
-
 def plan_from(data: dict) -> sampling.SamplingPlan:
     """The sampling plan for the method, N, k, confidence and negatives given (not stored)."""
-    method = data.get("method")
-    if method not in sampling.METHODS:
-        raise Invalid(f"Choose a sampling method: {', '.join(sampling.METHODS)}.", "method")
-    population = _whole(data, "population")
-    if not population:
-        raise Invalid("Give the number of units in the item, at least 1.", "population")
     try:
-        return sampling.sampling_plan(method, population, _fraction(data, "proportion", 0.9),
-                                      _fraction(data, "confidence", 0.95),
-                                      _whole(data, "negatives", 0))
+        return sampling.sampling_plan(data["method"], data["population"],
+                                      data.get("proportion") or 0.9,
+                                      data.get("confidence") or 0.95, data.get("negatives") or 0)
     except ValueError as error:
         raise _value_error(error) from error
 
@@ -484,7 +405,7 @@ class SamplingPreview:
 def preview_sampling(data: dict) -> SamplingPreview:
     """The plan, the three statistical plans for comparison and the units a seed selects."""
     plan = plan_from(data)
-    seed, units = _whole(data, "seed"), []
+    seed, units = data.get("seed"), []
     if plan.reachable:
         try:
             seed, units = sampling.select_units(plan.population, plan.sample_size, seed)
@@ -522,14 +443,14 @@ def set_sampling(actor: User, finding: Finding, data: dict) -> sampling.Sampling
     plan = plan_from(data)
     if not plan.reachable:
         raise Invalid(plan.reason, "method")
-    seed = _whole(data, "seed")
+    seed = data.get("seed")
     if seed is None and finding.population == plan.population:
         seed = finding.seed  # the units chosen earlier may be tested already: keep them
     try:
         seed, units = sampling.select_units(plan.population, plan.sample_size, seed)
     except ValueError as error:
         raise _value_error(error) from error
-    tested, positives = _whole(data, "tested"), _whole(data, "positives")
+    tested, positives = data.get("tested"), data.get("positives")
     if (tested is None) != (positives is None):
         raise Invalid("Give both the units tested and the positives, or neither yet.",
                       "tested" if tested is None else "positives")
@@ -561,7 +482,7 @@ def weight_from(finding: Finding, data: dict) -> sampling.NetWeight:
     """The net weight: a measured total, or extrapolated from unit weights (not stored)."""
     method = data.get("method")
     if method == "measured":
-        total = _whole(data, "net_weight_mg")
+        total = data.get("net_weight_mg")
         if total is None:
             raise Invalid("Give the total net weight measured.", "net_weight_mg")
         return sampling.NetWeight(total, total, total, None,
@@ -570,14 +491,14 @@ def weight_from(finding: Finding, data: dict) -> sampling.NetWeight:
     if method != "extrapolated":
         raise Invalid("Choose measured or extrapolated.", "method")
     weights = data.get("unit_weights_mg") or []
-    population = _whole(data, "population") or finding.population or finding.sample.unit_count
+    population = data.get("population") or finding.population or finding.sample.unit_count
     if finding.population and population != finding.population:
         raise Invalid(f"The sampling plan counts {finding.population} units, not"
                       f" {population}.", "population")
     interval = data.get("interval") or "two-sided"
     try:
         return sampling.extrapolate_net_weight(weights, population,
-                                               _fraction(data, "confidence", 0.95), interval)
+                                               data.get("confidence") or 0.95, interval)
     except ValueError as error:
         raise _value_error(error) from error
 
@@ -606,7 +527,7 @@ def set_net_weight(actor: User, finding: Finding, data: dict) -> sampling.NetWei
     old = {name: getattr(finding, name) for name in WEIGHT_FIELDS}
     extrapolated = data.get("method") == "extrapolated"
     if extrapolated and not finding.population:
-        finding.population = _whole(data, "population") or finding.sample.unit_count
+        finding.population = data.get("population") or finding.sample.unit_count
     finding.net_weight_method = "measured" if weight.measured else "extrapolated"
     finding.unit_weights_json = json.dumps(list(data.get("unit_weights_mg") or [])
                                            if extrapolated else [])
