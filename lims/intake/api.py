@@ -9,7 +9,7 @@ from lims.api.openapi import register
 from lims.auth.access import login_required, require
 from lims.errors import Invalid
 from lims.intake import services as intake
-from lims.intake.forms import CaseForm, SampleRequest
+from lims.intake.forms import CaseRequest, SampleRequest
 from lims.intake.labels import label_dicts, render_labels
 
 bp = Blueprint("api_intake", __name__, url_prefix="/api/v1")
@@ -25,16 +25,11 @@ def _settings():
 def create_case():
     """Register a case from a customs system."""
     require(g.user, "case.create")
-    body = http.json_body()
-    form = http.validate(CaseForm, body)
-    chosen = body.get("investigators") or []
-    if not isinstance(chosen, list) or not all(isinstance(u, str) for u in chosen):
-        raise Invalid("investigators: give a list of usernames.", "investigators")
-    chosen = set(chosen)
-    found = [u for u in intake.investigators() if u.username in chosen]
-    missing = chosen - {u.username for u in found}
-    if missing:
-        raise Invalid(f"investigators: no investigator {sorted(missing)[0]!r}.", "investigators")
+    form = http.bind(CaseRequest, http.json_body())
+    investigators = intake.investigators()
+    form.investigators.choices = [(u.username, u.full_name) for u in investigators]
+    chosen = set(http.validated(form).investigators.data or [])
+    found = [u for u in investigators if u.username in chosen]
     case = http.commit(lambda: intake.create_case(
         g.user, form.case_data(), case_prefix=_settings().case_number_prefix,
         investigators=found))
@@ -102,7 +97,7 @@ def _paths() -> dict:
     return {
         "/api/v1/cases": {"post": {
             "summary": "Register a case (seizure)",
-            "requestBody": http.request_body(http.form_schema(CaseForm, skip=("reason",))),
+            "requestBody": http.request_body(http.form_schema(CaseRequest, skip=("reason",))),
             "responses": http.responses("201", {"type": "object", "properties": {
                 "case_number": {"type": "string"}, "url": {"type": "string"}}},
                 errors=(400, 401, 403, 422))}},

@@ -104,6 +104,16 @@ class CaseForm(FlaskForm):
                              "deadline")}
 
 
+class CaseRequest(CaseForm):
+    """A case sent to the API: every investigator named must exist (the view sets the choices)."""
+
+    def validate_investigators(self, field) -> None:
+        """Refuse a username that is no investigator's."""
+        unknown = sorted(set(field.data or []) - {value for value, _label in field.choices})
+        if unknown:
+            raise ValidationError(f"No investigator {unknown[0]!r}.")
+
+
 class ItemForm(Form):
     """One seized item in the registration form."""
 
