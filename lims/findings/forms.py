@@ -179,13 +179,13 @@ class SamplingForm(FlaskForm):
     def sampling_data(self) -> dict:
         """The plan as plain values (percentages as fractions)."""
         return {"method": self.method.data, "population": self.population.data,
-                "proportion": _fraction(self.proportion.data, 0.9),
-                "confidence": _fraction(self.confidence.data, 0.95),
+                "proportion": _share_of(self.proportion.data, 0.9),
+                "confidence": _share_of(self.confidence.data, 0.95),
                 "negatives": self.negatives.data or 0, "seed": self.seed.data,
                 "tested": self.tested.data, "positives": self.positives.data}
 
 
-def _fraction(percent: float | None, default: float) -> float:
+def _share_of(percent: float | None, default: float) -> float:
     return default if percent is None else float(f"{percent / 100:.6g}")
 
 
@@ -275,7 +275,7 @@ class NetWeightForm(FlaskForm):
         return {"method": self.method.data, "net_weight_mg": self.net_weight.data,
                 "unit_weights_mg": getattr(self, "weights_mg", []),
                 "population": self.population.data,
-                "confidence": _fraction(self.confidence.data, 0.95),
+                "confidence": _share_of(self.confidence.data, 0.95),
                 "interval": self.interval.data}
 
 

@@ -165,16 +165,17 @@ def _subject(finding: Finding) -> dict:
     return subject_of(finding.sample)
 
 
-def _text(data: dict, name: str) -> str:
+def _stripped(data: dict, name: str) -> str:
     """A text value as the forms validated it, stripped ('' when absent)."""
     return (data.get(name) or "").strip()
 
 
 def _clean_finding(data: dict) -> dict:
-    return {"result": data["result"], "scope": _text(data, "scope"),
-            "conclusion": _text(data, "conclusion"), "limitations": _text(data, "limitations"),
+    return {"result": data["result"], "scope": _stripped(data, "scope"),
+            "conclusion": _stripped(data, "conclusion"),
+            "limitations": _stripped(data, "limitations"),
             "cannabis": bool(data.get("cannabis")),
-            "same_aliquot_reason": _text(data, "same_aliquot_reason") or None}
+            "same_aliquot_reason": _stripped(data, "same_aliquot_reason") or None}
 
 
 @contextmanager
@@ -263,7 +264,7 @@ def _clean_technique(finding: Finding, data: dict) -> dict:
             raise Invalid(f"The hit comes from measurement {searched.id}, not"
                           f" {measurement.id}.", "search_hit_id")
         measurement = searched
-    aliquot = _text(data, "aliquot").upper() or (
+    aliquot = _stripped(data, "aliquot").upper() or (
         measurement.sample.lab_number if measurement else sample.lab_number)
     if aliquot not in samples:
         raise Invalid(f"{aliquot} is not {sample.lab_number} or one of its sub-samples"
@@ -271,14 +272,14 @@ def _clean_technique(finding: Finding, data: dict) -> dict:
     if measurement is not None and measurement.sample.lab_number != aliquot:
         raise Invalid(f"Measurement {measurement.id} was made on"
                       f" {measurement.sample.lab_number}, not on {aliquot}.", "aliquot")
-    run = _text(data, "run") or (f"measurement {measurement.id}" if measurement else "")
+    run = _stripped(data, "run") or (f"measurement {measurement.id}" if measurement else "")
     if not run:
         raise Invalid("Give the run reference (instrument run, plate or test record), or"
                       " attach the measurement.", "run")
     return {"technique": code, "positive": data.get("positive", True), "aliquot": aliquot,
             "run": run, "measurement_id": measurement.id if measurement else None,
-            "search_hit_id": hit_id, "method_ref": _text(data, "method_ref"),
-            "note": _text(data, "note")}
+            "search_hit_id": hit_id, "method_ref": _stripped(data, "method_ref"),
+            "note": _stripped(data, "note")}
 
 
 def _next_position(rows) -> int:
@@ -321,7 +322,7 @@ def _find_substance(data: dict) -> Substance:
             return get_substance(substance_id)
         except NotFound:
             raise Invalid(f"No substance {substance_id}.", "substance_id") from None
-    name = _text(data, "substance")
+    name = _stripped(data, "substance")
     if not name:
         raise Invalid("Choose the substance identified.", "substance_id")
     key = name.lower()
@@ -344,7 +345,7 @@ def add_substance(actor: User, finding: Finding, data: dict) -> FindingSubstance
     purity, uncertainty = data.get("purity_percent"), data.get("purity_uncertainty_percent")
     if uncertainty is not None and purity is None:
         raise Invalid("Give the purity that the uncertainty belongs to.", "purity_percent")
-    row = FindingSubstance(substance=substance, salt_form=_text(data, "salt_form"),
+    row = FindingSubstance(substance=substance, salt_form=_stripped(data, "salt_form"),
                            purity_percent=purity, purity_uncertainty_percent=uncertainty,
                            position=_next_position(finding.substances))
     finding.substances.append(row)
