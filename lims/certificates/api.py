@@ -1,16 +1,14 @@
-"""JSON API v1 routes of the certificates feature."""
+"""JSON API v1 routes of the certificates feature, with the review whose approval issues one."""
 
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request, url_for
-from wtforms import Form, StringField
-from wtforms.validators import DataRequired
 
 from lims.api import http
 from lims.api.openapi import register
 from lims.auth.access import login_required, require
 from lims.certificates import services
-from lims.certificates.forms import AmendForm, VerifyForm, WithdrawForm
+from lims.certificates.forms import AmendForm, VerifyForm, VerifyRequest, WithdrawForm
 from lims.certificates.services import approve_and_issue
 from lims.certificates.views import pdf_download, requested_case
 from lims.findings.api import FINDING, FINDING_ID, finding_json
@@ -45,13 +43,6 @@ def certificate_json(certificate) -> dict:
         "pdf_url": url_for("api_certificates.certificate_pdf", number=certificate.number,
                            _external=True),
     }
-
-
-class VerifyRequest(Form):
-    """The JSON body of POST /api/v1/verify."""
-
-    token = StringField("Verification code", validators=[DataRequired()],
-                        description="The code after /verify/ in the QR code's address.")
 
 
 @bp.route("/certificates")
