@@ -45,27 +45,33 @@ def create_app(settings: Settings | None = None, testing: bool = False) -> Flask
     from lims.api.views import bp as api_bp
     from lims.auth.views import bp as auth_bp
     from lims.auth.views import load_current_user
-    from lims.certificates.api import bp as certificates_api_bp
+    from lims.certificates import api as certificates_api
     from lims.certificates.views import bp as certificates_bp
+    from lims.custody import api as custody_api
     from lims.custody.views import bp as custody_bp
-    from lims.findings.api import bp as findings_api_bp
+    from lims.findings import api as findings_api
     from lims.findings.views import bp as findings_bp
+    from lims.intake import api as intake_api
     from lims.intake.audit import bp as audit_bp
     from lims.intake.views import bp as intake_bp
     from lims.library.views import bp as library_bp
     from lims.main.views import bp as main_bp
+    from lims.measurements import api as measurements_api
     from lims.measurements.views import bp as measurements_bp
     from lims.portal.views import bp as portal_bp
+    from lims.search import api as search_api
     from lims.search.views import bp as search_bp
     from lims.spectra.views import bp as spectra_bp
     from lims.stats.views import bp as stats_bp
     from lims.templating import register_template_helpers
 
+    api_bps = (api_bp, *(feature.bp for feature in (intake_api, custody_api, measurements_api,
+                                                   search_api, findings_api, certificates_api)))
     for blueprint in (main_bp, auth_bp, intake_bp, custody_bp, audit_bp, measurements_bp,
                       spectra_bp, library_bp, search_bp, findings_bp, certificates_bp, portal_bp,
-                      stats_bp, api_bp, findings_api_bp, certificates_api_bp):
+                      stats_bp, *api_bps):
         app.register_blueprint(blueprint)
-    for blueprint in (api_bp, findings_api_bp, certificates_api_bp):
+    for blueprint in api_bps:  # bearer tokens, not cookies: no CSRF
         csrf.exempt(blueprint)
     register_error_handlers(app)
     register_template_helpers(app)

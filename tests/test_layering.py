@@ -11,20 +11,6 @@ PACKAGES = ("lims", "instruments", "libsearch")
 SKIPPED = ("lims/migrations/versions",)
 MAX_BACK_UP_IMPORTS = 2
 
-# TEMPORARY: known edges that other branches of issue 9 remove.  The "api" branch builds the
-# OpenAPI document from a registry (today openapi.py imports the feature api modules back,
-# closing the cycle openapi -> certificates/findings api -> api/views -> openapi); the "views"
-# branch moves approve -> issue into certificates (today findings imports certificates), and
-# the api toolkit replaces the private helpers that feature api modules take from api/views.
-# The lead deletes this constant at merge.
-TEMPORARY_ALLOWED_EDGES = frozenset({
-    ("lims/api/openapi.py", "lims/certificates/api.py"),
-    ("lims/api/openapi.py", "lims/findings/api.py"),
-    ("lims/certificates/api.py", "lims/api/views.py"),
-    ("lims/findings/api.py", "lims/api/views.py"),
-    ("lims/findings/api.py", "lims/certificates/services.py"),
-})
-
 Graph = dict[str, set[str]]
 
 
@@ -206,14 +192,8 @@ def layer_count(graph: Graph, unit=unit_of) -> int:
     return max(heights(dict(units)).values()) + 1
 
 
-def without_temporary_edges(graph: Graph) -> Graph:
-    """The graph less the edges other branches of issue 9 remove."""
-    return {source: {t for t in targets if (source, t) not in TEMPORARY_ALLOWED_EDGES}
-            for source, targets in graph.items()}
-
-
 def test_no_cycle_and_at_most_two_back_up_imports():
-    graph = without_temporary_edges(file_graph())
+    graph = file_graph()
     found_cycles = cycles(graph)
     back_ups = back_up_imports(graph)
     units = {unit_of(source) for source in graph}
@@ -224,17 +204,11 @@ def test_no_cycle_and_at_most_two_back_up_imports():
 
 
 def test_no_feature_imports_another_features_views():
-    graph = without_temporary_edges(file_graph())
+    graph = file_graph()
     crossing = [(source, target) for source, targets in graph.items() for target in targets
                 if target.endswith("/views.py") and unit_of(source) != unit_of(target)
                 and source != "lims/__init__.py"]
     assert not crossing, f"views are imported only by their own package: {crossing}"
-
-
-def test_the_temporary_allow_list_names_only_edges_that_exist():
-    graph = file_graph()
-    stale = [edge for edge in TEMPORARY_ALLOWED_EDGES if edge[1] not in graph.get(edge[0], ())]
-    assert not stale, f"delete these from TEMPORARY_ALLOWED_EDGES, they are gone: {stale}"
 
 
 def test_a_new_cycle_fails_and_a_back_up_import_is_counted():
