@@ -1,6 +1,6 @@
 """Serve the application in this process (one process, threads) for crash tests.
 
-``python tests/serve_app.py PORT_FILE``: settings come from the LIMS_* environment, as in
+``python -m tests.serve_app PORT_FILE`` (from the repository root): settings come from the LIMS_* environment, as in
 production; the port it listens on is written to PORT_FILE once it accepts connections.
 """
 

@@ -42,8 +42,9 @@ def server(settings, tmp_path: Path, failpoint: str = ""):
     env.update(LIMS_DATA_DIR=str(settings.data_dir), LIMS_DATABASE_URL=settings.database_url,
                LIMS_SECRET_KEY=SECRET_KEY, LIMS_LAB_ADDRESS=LAB_ADDRESS, LIMS_LAB_NAME=LAB_NAME,
                LIMS_FAILPOINTS=failpoint, PYTHONPATH=str(ROOT))
-    process = subprocess.Popen([sys.executable, str(ROOT / "tests" / "serve_app.py"),
-                                str(port_file)], env=env)
+    # -m from the repository root: a script's own folder (tests/) would shadow the packages.
+    process = subprocess.Popen([sys.executable, "-m", "tests.serve_app", str(port_file)],
+                               env=env, cwd=ROOT)
     try:
         deadline = time.monotonic() + 60
         while not port_file.exists():
