@@ -11,7 +11,7 @@ from werkzeug.routing import Rule
 from lims.auth.access import PERMISSIONS
 from lims.auth.models import ROLES
 from lims.db import db
-from tests.certificates.helpers import make_certificate
+from tests.scenarios import make_certificate
 
 PUBLIC = {"auth.login", "static", "main.healthz", "certificates.verify",
           "certificates.verify_token", "api_certificates.verify"}

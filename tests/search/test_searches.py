@@ -9,7 +9,7 @@ from lims.audit.models import AuditEntry
 from lims.db import db
 from lims.library.demo import IR_X, noisy_cocaine_absorbance
 from lims.search.models import Search, SearchHit
-from tests.search.lab import identification_lab
+from tests.scenarios import identification_lab
 
 COCAINE = "Cocaine hydrochloride"
 

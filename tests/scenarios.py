@@ -1,0 +1,338 @@
+"""The scenarios tests start from, built once per session through the real services.
+
+``identified``: a chemist's sample with an FTIR measurement, an accepted library hit and a
+legal status (the findings tests). ``approved``: a sealed item of a configured laboratory
+(address, signing key) with an accepted hit and a finding submitted and approved.
+``certified``: ``approved`` with its certificate issued.
+
+Each scenario is built into a template, like the migrated schema in ``tests/conftest.py``: a
+database (a SQLite file, or a PostgreSQL database used as ``TEMPLATE``) and its data folder
+(file store, signing keys). A test that asks for the fixture of that name gets its own copy of
+both, so building a finding or signing a certificate costs once per session, not per test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from lims.auth import services as auth_services
+from lims.auth.models import User
+from lims.db import db
+
+PASSWORD = "correct horse battery staple"
+LAB_NAME = "Customs Laboratory Sofia"
+LAB_ADDRESS = "47 Aksakov Street\n1000 Sofia, Bulgaria"
+SEAL = "BG-SEAL-004711"
+SEIZED_AT = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+CASE_DEFAULTS = {
+    "seizure_ref": "SR-2026-0042",
+    "proceedings_ref": "DP 12/2026",
+    "customs_office": "BG001000 Sofia Airport",
+    "officer_name": "Insp. Petar Dimov",
+    "seizure_place": "Sofia Airport, cargo terminal",
+    "direction": "import",
+    "description": "Sealed bag of seized items.",
+    "questions": "Identify the substance.",
+}
+
+
+def sample_items(n: int = 1, **fields) -> list[dict]:
+    """The form values of n items of white powder (the defaults of the sample factory)."""
+    return [{"description": f"Item {i + 1}: white powder", "packaging": "plastic bag",
+             "unit_count": 1, **fields} for i in range(n)]
+
+
+def configure_lab(app) -> bytes:
+    """Give the app a lab address and a signing key; return the CA certificate PEM."""
+    from lims.signing import ca_file, init_keys
+
+    settings = dataclasses.replace(app.config["LIMS"], lab_address=LAB_ADDRESS,
+                                   lab_name=LAB_NAME)
+    app.config["LIMS"] = settings
+    if not settings.signing_key_file.exists():
+        init_keys(settings, lab_name=LAB_NAME)
+    return ca_file(settings).read_bytes()
+
+
+def new_user(role: str, full_name: str | None = None, username: str | None = None) -> User:
+    """A user with the test password; a random username unless one is given."""
+    username = username or f"{role}-{uuid.uuid4().hex[:6]}"
+    return auth_services.create_user(None, username, full_name or f"Test {username.title()}",
+                                     role, PASSWORD)
+
+
+# --- steps -----------------------------------------------------------------------------------
+
+
+def identification_lab(app, make_user, make_case, make_samples) -> dict:
+    """Seed a technician, a chemist, one sample with a cocaine-like FTIR spectrum, two libraries."""
+    from lims.library.demo import ir_library_file, ms_library_file
+    from lims.library.services import import_library
+    from lims.measurements.services import import_file
+
+    tech = make_user("technician", username="tanya")
+    chem = make_user("chemist", username="dimitar", full_name="Dimitar Ivanov")
+    sample = make_samples(tech, make_case(tech))[0]
+    spectrum_file = seized_ftir()
+    with app.app_context():
+        actor = db.session.merge(chem)
+        ir = import_library(actor, ir_library_file(), "ir.jdx", name="Demo IR", version="1")
+        ms = import_library(actor, ms_library_file(), "ms.msp", name="Demo MS", version="1")
+        measurement = import_file(actor, db.session.merge(sample), spectrum_file, "ftir.jdx",
+                                  None, None)
+        db.session.commit()
+        ids = {"ir": ir.id, "ms": ms.id, "spectrum": measurement.spectra[0].id}
+    return {**ids, "tech": tech, "chem": chem, "sample": sample,
+            "spectrum_file": spectrum_file}
+
+
+def seized_ftir() -> bytes:
+    """The FTIR file of the seized powder: the demo cocaine absorbance with noise."""
+    from lims.library.demo import jcamp_ir_block, noisy_cocaine_absorbance
+
+    return jcamp_ir_block("seized powder", noisy_cocaine_absorbance(), {}).encode()
+
+
+def accepted_hit(app, chemist, sample):
+    """Upload the demo FTIR spectrum of a sample, search the demo IR library, accept hit 1."""
+    from lims.demo import demo_ir_jcamp
+    from lims.errors import NotFound
+    from lims.library.demo import ir_library_file
+    from lims.library.services import add_legal_status, get_library_by_name, import_library
+    from lims.measurements.services import create_instrument, import_file
+    from lims.search.services import decide_hit, run_search
+    from lims.spectra.processing import Recipe
+
+    try:
+        library = get_library_by_name("Test IR library")
+    except NotFound:
+        library = import_library(chemist, ir_library_file(), "ir.jdx", name="Test IR library",
+                                 version="1")
+    instrument = create_instrument(None, {"name": f"FTIR-{uuid.uuid4().hex[:4]}",
+                                          "technique": "IR", "model": "Nicolet iS50",
+                                          "serial": "AUP1234567"})
+    measurement = import_file(chemist, sample, demo_ir_jcamp(sample.lab_number), "ftir.jdx",
+                              None, instrument)
+    search = run_search(chemist, measurement.spectra[0], library, algorithm="hqi", top=3,
+                        recipe=Recipe())
+    hit = search.hits[0]
+    decide_hit(chemist, hit, "accepted", "Visual comparison with the reference: all bands.")
+    substance = hit.entry.substance
+    if not substance.legal_statuses:
+        add_legal_status(chemist, substance, {
+            "regime": "National list", "schedule": "List I (Narcotic Drugs Act)",
+            "effective_from": date(2020, 1, 1), "effective_to": None,
+            "reference": "State Gazette 30/2020"})
+    return hit
+
+
+def approved_finding(app, chemist, reviewer, sample, hit, **fields):
+    """A finding (IR with the accepted hit + colour test), submitted and approved."""
+    from lims.findings import services as findings
+
+    finding = findings.create_finding(chemist, sample, {
+        "result": "identified", "conclusion": "The powder contains cocaine.",
+        "limitations": "Isomers and enantiomers not differentiated.",
+        "same_aliquot_reason": "Limited sample: one aliquot for both tests.",
+        "techniques": [
+            {"technique": "IR", "search_hit_id": hit.id, "method_ref": "SOP-IR-01 v3"},
+            {"technique": "COLOUR", "run": "Scott test plate 7", "aliquot": sample.lab_number,
+             "method_ref": "SOP-CT-02 v1"}],
+        "substances": [{"substance_id": hit.entry.substance_id, "salt_form": "hydrochloride",
+                        "purity_percent": 78.4, "purity_uncertainty_percent": 2.1}],
+        **fields})
+    findings.submit(chemist, finding, PASSWORD)
+    findings.approve(reviewer, finding, PASSWORD)
+    return finding
+
+
+def approved_item(app, *, investigators=()) -> dict:
+    """A sealed item on a new case with an approved finding (flushed); plain values."""
+    from lims.intake.services import create_case, register_samples
+
+    configure_lab(app)
+    tech = new_user("technician", "Tanya Petrova")
+    chemist = new_user("chemist", "Dimitar Ivanov")
+    reviewer = new_user("reviewer", "Elena Georgieva")
+    settings = app.config["LIMS"]
+    case = create_case(tech, {
+        "customs_office": "BG001000 Sofia Airport", "officer_name": "Insp. Petar Dimov",
+        "seizure_ref": "SR-2026-0042", "seized_at": SEIZED_AT,
+        "seizure_place": "Sofia Airport, cargo terminal", "seals_received": SEAL,
+        "questions": "Identify the substance."},
+        case_prefix=settings.case_number_prefix, investigators=list(investigators))
+    sample = register_samples(tech, case, [{
+        "description": "White powder in a heat-sealed bag", "packaging": "plastic bag",
+        "unit_count": 1, "gross_weight_mg": 104_300, "net_weight_mg": 100_200,
+        "seal_received": SEAL, "seal_intact": True}],
+        lab_prefix=settings.lab_number_prefix)[0]
+    hit = accepted_hit(app, chemist, sample)
+    finding = approved_finding(app, chemist, reviewer, sample, hit)
+    return {"case": case.case_number, "sample": sample.lab_number, "finding_id": finding.id,
+            "tech": tech.username, "chemist": chemist.username,
+            "reviewer": reviewer.username, "hit_id": hit.id}
+
+
+def issue(app, approved: dict) -> dict:
+    """Issue the certificate of an approved item (flushed); its number and PDF hash added."""
+    from lims.certificates.services import issue_certificate
+    from lims.findings.models import Finding
+
+    certificate = issue_certificate(auth_services.get_user(approved["reviewer"]),
+                                    db.session.get(Finding, approved["finding_id"]))
+    return {**approved, "number": certificate.number, "pdf_sha256": certificate.pdf_sha256}
+
+
+def make_certificate(app) -> dict:
+    """Issue a certificate on a new case and item, committed; return plain values."""
+    with app.app_context():
+        values = issue(app, approved_item(app))
+        db.session.commit()
+    return values
+
+
+# --- the scenarios ---------------------------------------------------------------------------
+
+
+def _identified(app, _parent: dict) -> dict:
+    """Dimitar Ivanov's sample of 100 units with an accepted cocaine hit on its FTIR.
+
+    A sample of another case (not the investigator's) has the same spectrum and hit accepted.
+    """
+    from lims.intake.services import create_case, register_samples
+    from lims.library.demo import ir_library_file, ms_library_file
+    from lims.library.services import add_legal_status, import_library
+    from lims.measurements.services import import_file
+    from lims.search.services import decide_hit, run_search
+    from lims.spectra.processing import Recipe
+
+    settings = app.config["LIMS"]
+
+    def case_with_sample(investigators=(), unit_count: int = 1, **fields):
+        case = create_case(tech, {**CASE_DEFAULTS, **fields},
+                           case_prefix=settings.case_number_prefix,
+                           investigators=list(investigators))
+        return case, register_samples(tech, case, sample_items(unit_count=unit_count),
+                                      lab_prefix=settings.lab_number_prefix)[0]
+
+    def accept(sample, reason: str):
+        measurement = import_file(chem, sample, seized_ftir(), "ftir.jdx", None, None)
+        search = run_search(chem, measurement.spectra[0], ir, algorithm="hqi", top=3,
+                            recipe=Recipe())
+        decide_hit(chem, search.hits[0], "accepted", reason)
+        return measurement, search
+
+    tech = new_user("technician", username="tanya")
+    chem = new_user("chemist", "Dimitar Ivanov", username="dimitar")
+    _, other = case_with_sample()
+    ir = import_library(chem, ir_library_file(), "ir.jdx", name="Demo IR", version="1")
+    import_library(chem, ms_library_file(), "ms.msp", name="Demo MS", version="1")
+    reviewer = new_user("reviewer", "Elena Georgieva", username="elena")
+    investigator = new_user("investigator", username="ivan")
+    case, sample = case_with_sample([investigator], unit_count=100,
+                                    seized_at=datetime(2026, 3, 1, 22, 30, tzinfo=UTC))
+    measurement, search = accept(sample, "Matches the reference.")
+    substance = search.hits[0].entry.substance
+    add_legal_status(chem, substance, {
+        "regime": "UN Single Convention 1961", "schedule": "Schedule I",
+        "effective_from": date(1964, 12, 13), "effective_to": None,
+        "reference": "Single Convention"})
+    _, other_search = accept(other, "Matches.")
+    return {"measurement": measurement.id, "spectrum": measurement.spectra[0].id,
+            "search": search.id, "hit": search.hits[0].id, "rejected_hit": search.hits[1].id,
+            "substance": substance.id, "substance_name": substance.name,
+            "other_hit": other_search.hits[0].id, "tech": tech.id, "chem": chem.id,
+            "reviewer": reviewer.id, "investigator": investigator.id,
+            "sample": sample.lab_number, "other_sample": other.lab_number,
+            "case": case.case_number}
+
+
+def _approved(app, _parent: dict) -> dict:
+    """``approved_item`` with an investigator ("inv-mine") assigned to its case."""
+    investigator = new_user("investigator", username="inv-mine")
+    return {**approved_item(app, investigators=[investigator]), "investigator": "inv-mine"}
+
+
+def _certified(app, approved: dict) -> dict:
+    """The certificate of ``approved``, issued."""
+    configure_lab(app)
+    return issue(app, approved)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How to build a scenario: on top of another one (or the migrated schema), returning values."""
+
+    build: Callable[..., dict]
+    parent: str | None = None
+    users: tuple[str, ...] = ()  # values that name users, handed to tests as User objects
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "identified": Scenario(_identified, users=("tech", "chem", "reviewer", "investigator")),
+    "approved": Scenario(_approved),
+    "certified": Scenario(_certified, parent="approved"),
+}
+
+
+@dataclass(frozen=True)
+class Built:
+    """A scenario's template: the backend's database handle, its data folder and values."""
+
+    database: object
+    data_dir: Path
+    values: dict
+
+
+class Scenarios:
+    """Builds each scenario once, on first use, into a template of the test backend."""
+
+    def __init__(self, databases, root: Path, make_app: Callable):
+        self.databases = databases
+        self.root = root
+        self.make_app = make_app  # (database_url, data_dir) -> context of an app
+        self.built: dict[str, Built] = {}
+
+    def template(self, name: str) -> Built:
+        """The template of the scenario, built (with its parents) on first use."""
+        if name not in self.built:
+            scenario = SCENARIOS[name]
+            parent = self.template(scenario.parent) if scenario.parent else None
+            folder = self.root / name
+            data_dir = folder / "data"
+            if parent is None:
+                data_dir.mkdir(parents=True)
+            else:
+                shutil.copytree(parent.data_dir, data_dir)
+            url, database = self.databases.derive(folder, parent and parent.database)
+            with self.make_app(url, data_dir) as app:
+                try:
+                    with app.app_context():
+                        values = scenario.build(app, parent.values if parent else {})
+                        db.session.commit()
+                finally:
+                    self.databases.seal(app, database)
+            self.built[name] = Built(database, data_dir, values)
+        return self.built[name]
+
+    def copy_files(self, name: str, data_dir: Path) -> object:
+        """Copy the scenario's data folder into a test's; return its database template."""
+        built = self.template(name)
+        shutil.copytree(built.data_dir, data_dir, dirs_exist_ok=True)
+        return built.database
+
+    def values(self, name: str, app) -> dict:
+        """The scenario's values for one test, with its users loaded (detached) from its copy."""
+        values = dict(self.built[name].values)
+        with app.app_context():
+            for key in SCENARIOS[name].users:
+                user = db.session.get(User, values[key])
+                db.session.expunge(user)
+                values[key] = user
+        return values
