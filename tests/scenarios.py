@@ -30,6 +30,7 @@ LAB_NAME = "Customs Laboratory Sofia"
 LAB_ADDRESS = "47 Aksakov Street\n1000 Sofia, Bulgaria"
 SEAL = "BG-SEAL-004711"
 SEIZED_AT = datetime(2026, 3, 14, 9, 30, tzinfo=UTC)
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CASE_DEFAULTS = {
     "seizure_ref": "SR-2026-0042",
     "proceedings_ref": "DP 12/2026",
@@ -265,6 +266,50 @@ def _certified(app, approved: dict) -> dict:
     return issue(app, approved)
 
 
+def _world(app, _parent: dict) -> dict:
+    """One record of every kind a page can show, and a certificate on a case of its own."""
+    from lims.demo import demo_ir_jcamp
+    from lims.findings.services import create_finding
+    from lims.intake.services import create_case, create_location, register_samples
+    from lims.library.demo import ir_library_file
+    from lims.library.services import add_legal_status, import_library
+    from lims.measurements.services import create_instrument, import_file
+    from lims.search.services import decide_hit, run_search
+    from lims.spectra.processing import Recipe
+
+    settings = app.config["LIMS"]
+    tech = new_user("technician", username="tech1")
+    chemist = new_user("chemist", username="chem1")
+    create_location(None, "VAULT-A", "Evidence store VAULT-A")
+    case = create_case(tech, CASE_DEFAULTS, case_prefix=settings.case_number_prefix)
+    sample = register_samples(tech, case, sample_items(2),
+                              lab_prefix=settings.lab_number_prefix)[0]
+    create_instrument(None, {"name": "FTIR-1", "technique": "IR"})
+    measurement = import_file(tech, sample, (FIXTURES / "ir_small.jdx").read_bytes(), "ir.jdx",
+                              None, None)
+    library = import_library(chemist, ir_library_file(), "ir.jdx", name="Test IR library",
+                             version="1")
+    ftir = import_file(chemist, sample, demo_ir_jcamp(sample.lab_number), "ftir.jdx", None,
+                       None)
+    search = run_search(chemist, ftir.spectra[0], library, algorithm="hqi", top=3,
+                        recipe=Recipe())
+    substance = search.hits[0].entry.substance
+    status = add_legal_status(chemist, substance, {
+        "regime": "National list", "schedule": "List I",
+        "effective_from": date(2020, 1, 1), "effective_to": None, "reference": "test"})
+    decide_hit(chemist, search.hits[0], "accepted", "matches")
+    finding = create_finding(chemist, sample, {
+        "result": "identified", "limitations": "none", "conclusion": "Contains it.",
+        "substances": [{"substance_id": substance.id}],
+        "techniques": [{"technique": "IR", "search_hit_id": search.hits[0].id}]})
+    certificate = issue(app, approved_item(app))  # on a case of its own: investigators get 404
+    return {"tech": tech.id, "case": case.case_number, "sample": sample.lab_number,
+            "measurement": measurement.id, "spectrum": measurement.spectra[0].id,
+            "library": library.id, "substance": substance.id, "status": status.id,
+            "search": search.id, "hit": search.hits[0].id, "finding": finding.id,
+            "certificate": certificate["number"]}
+
+
 @dataclass(frozen=True)
 class Scenario:
     """How to build a scenario: on top of another one (or the migrated schema), returning values."""
@@ -278,6 +323,7 @@ SCENARIOS: dict[str, Scenario] = {
     "identified": Scenario(_identified, users=("tech", "chem", "reviewer", "investigator")),
     "approved": Scenario(_approved),
     "certified": Scenario(_certified, parent="approved"),
+    "world": Scenario(_world, users=("tech",)),  # tests/test_pages.py
 }
 
 
