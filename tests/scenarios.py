@@ -3,7 +3,9 @@
 ``identified``: a chemist's sample with an FTIR measurement, an accepted library hit and a
 legal status (the findings tests). ``approved``: a sealed item of a configured laboratory
 (address, signing key) with an accepted hit and a finding submitted and approved.
-``certified``: ``approved`` with its certificate issued.
+``certified``: ``approved`` with its certificate issued. ``world`` (every kind of record a page
+shows), ``portal`` and ``statistics`` are the starting points of those tests; the last two
+write findings and certificates straight into the tables at chosen times.
 
 Each scenario is built into a template, like the migrated schema in ``tests/conftest.py``: a
 database (a SQLite file, or a PostgreSQL database used as ``TEMPLATE``) and its data folder
@@ -14,6 +16,8 @@ both, so building a finding or signing a certificate costs once per session, not
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import itertools
 import shutil
 import uuid
 from collections.abc import Callable
@@ -23,7 +27,12 @@ from pathlib import Path
 
 from lims.auth import services as auth_services
 from lims.auth.models import User
+from lims.certificates.models import Certificate
 from lims.db import db
+from lims.esign.models import Signature
+from lims.findings.models import Finding, FindingSubstance
+from lims.intake.models import Sample
+from lims.library.models import Substance
 
 PASSWORD = "correct horse battery staple"
 LAB_NAME = "Customs Laboratory Sofia"
@@ -47,6 +56,18 @@ def sample_items(n: int = 1, **fields) -> list[dict]:
     """The form values of n items of white powder (the defaults of the sample factory)."""
     return [{"description": f"Item {i + 1}: white powder", "packaging": "plastic bag",
              "unit_count": 1, **fields} for i in range(n)]
+
+
+def new_case(app, actor, *, investigators=(), items: list[dict] | None = None, **fields):
+    """A case with the case factory's defaults and its items registered: (case, samples)."""
+    from lims.intake.services import create_case, register_samples
+
+    settings = app.config["LIMS"]
+    case = create_case(actor, {**CASE_DEFAULTS, **fields},
+                       case_prefix=settings.case_number_prefix,
+                       investigators=list(investigators))
+    return case, register_samples(actor, case, items or sample_items(),
+                                  lab_prefix=settings.lab_number_prefix)
 
 
 def configure_lab(app) -> bytes:
@@ -206,21 +227,11 @@ def _identified(app, _parent: dict) -> dict:
 
     A sample of another case (not the investigator's) has the same spectrum and hit accepted.
     """
-    from lims.intake.services import create_case, register_samples
     from lims.library.demo import ir_library_file, ms_library_file
     from lims.library.services import add_legal_status, import_library
     from lims.measurements.services import import_file
     from lims.search.services import decide_hit, run_search
     from lims.spectra.processing import Recipe
-
-    settings = app.config["LIMS"]
-
-    def case_with_sample(investigators=(), unit_count: int = 1, **fields):
-        case = create_case(tech, {**CASE_DEFAULTS, **fields},
-                           case_prefix=settings.case_number_prefix,
-                           investigators=list(investigators))
-        return case, register_samples(tech, case, sample_items(unit_count=unit_count),
-                                      lab_prefix=settings.lab_number_prefix)[0]
 
     def accept(sample, reason: str):
         measurement = import_file(chem, sample, seized_ftir(), "ftir.jdx", None, None)
@@ -231,13 +242,14 @@ def _identified(app, _parent: dict) -> dict:
 
     tech = new_user("technician", username="tanya")
     chem = new_user("chemist", "Dimitar Ivanov", username="dimitar")
-    _, other = case_with_sample()
+    other = new_case(app, tech)[1][0]
     ir = import_library(chem, ir_library_file(), "ir.jdx", name="Demo IR", version="1")
     import_library(chem, ms_library_file(), "ms.msp", name="Demo MS", version="1")
     reviewer = new_user("reviewer", "Elena Georgieva", username="elena")
     investigator = new_user("investigator", username="ivan")
-    case, sample = case_with_sample([investigator], unit_count=100,
-                                    seized_at=datetime(2026, 3, 1, 22, 30, tzinfo=UTC))
+    case, (sample,) = new_case(app, tech, investigators=[investigator],
+                               items=sample_items(unit_count=100),
+                               seized_at=datetime(2026, 3, 1, 22, 30, tzinfo=UTC))
     measurement, search = accept(sample, "Matches the reference.")
     substance = search.hits[0].entry.substance
     add_legal_status(chem, substance, {
@@ -270,20 +282,17 @@ def _world(app, _parent: dict) -> dict:
     """One record of every kind a page can show, and a certificate on a case of its own."""
     from lims.demo import demo_ir_jcamp
     from lims.findings.services import create_finding
-    from lims.intake.services import create_case, create_location, register_samples
+    from lims.intake.services import create_location
     from lims.library.demo import ir_library_file
     from lims.library.services import add_legal_status, import_library
     from lims.measurements.services import create_instrument, import_file
     from lims.search.services import decide_hit, run_search
     from lims.spectra.processing import Recipe
 
-    settings = app.config["LIMS"]
     tech = new_user("technician", username="tech1")
     chemist = new_user("chemist", username="chem1")
     create_location(None, "VAULT-A", "Evidence store VAULT-A")
-    case = create_case(tech, CASE_DEFAULTS, case_prefix=settings.case_number_prefix)
-    sample = register_samples(tech, case, sample_items(2),
-                              lab_prefix=settings.lab_number_prefix)[0]
+    case, (sample, _) = new_case(app, tech, items=sample_items(2))
     create_instrument(None, {"name": "FTIR-1", "technique": "IR"})
     measurement = import_file(tech, sample, (FIXTURES / "ir_small.jdx").read_bytes(), "ir.jdx",
                               None, None)
@@ -310,6 +319,116 @@ def _world(app, _parent: dict) -> dict:
             "certificate": certificate["number"]}
 
 
+def _portal(app, _parent: dict) -> dict:
+    """An investigator with one assigned case (two items, one certified) and a case not theirs."""
+    tech = new_user("technician", username="tech")
+    investigator = new_user("investigator", username="inv")
+    reviewer = new_user("reviewer", username="rev")
+    mine, (first, _) = new_case(app, tech, investigators=[investigator],
+                                items=sample_items(2), seizure_ref="SR-MINE-1")
+    theirs, _ = new_case(app, tech, seizure_ref="SR-OTHER-2")
+    finding = finding_row(reviewer, first, ["Cocaine"], datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
+    certificate = certificate_row(reviewer, finding, datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
+    return {"mine": mine.case_number, "theirs": theirs.case_number,
+            "certificate": certificate.number, "first": first.lab_number}
+
+
+def _statistics(app, _parent: dict) -> dict:
+    """Three cases in spring 2026 from two offices, with findings and certificates."""
+    from lims.intake.services import register_subsample
+
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    def received(office: str, when: str, item_times: list[str]) -> list[Sample]:
+        case, samples = new_case(app, tech, customs_office=office,
+                                 items=sample_items(len(item_times)))
+        case.received_at = at(when)
+        for sample, created in zip(samples, item_times, strict=True):
+            sample.created_at = at(created)
+        return samples
+
+    tech = new_user("technician", username="tech")
+    rev = new_user("reviewer", username="head")
+    new_user("admin", username="admin")
+    # Week 2026-W10 runs Monday 2 March to Sunday 8 March.
+    a = received("Sofia Airport", "2026-03-02 08:00",
+                 ["2026-03-02 08:00", "2026-03-04 12:00", "2026-03-08 23:59"])
+    b = received("Varna Port", "2026-03-09 00:00", ["2026-03-09 00:00"])
+    c = received("Sofia Airport", "2026-04-20 10:00", ["2026-04-20 10:00"])
+    register_subsample(tech, a[0], {"description": "sub", "unit_count": 1})  # not received
+    findings = [
+        finding_row(rev, a[0], ["Cocaine"], at("2026-03-06 10:00")),
+        finding_row(rev, a[1], ["Cocaine", "Levamisole"], at("2026-03-20 10:00")),
+        finding_row(rev, b[0], ["Heroin"], at("2026-04-02 10:00")),
+        finding_row(rev, c[0], ["Cocaine"], at("2026-05-02 10:00"), version=2),
+        finding_row(rev, a[2], [], at("2026-03-21 10:00"), result="not_detected"),
+        finding_row(rev, c[0], ["Cannabis"], at("2026-04-25 10:00"), status="superseded"),
+    ]
+    certificate_row(rev, findings[0], at("2026-03-06 08:00"))  # case a: 4 days
+    certificate_row(rev, findings[1], at("2026-03-20 08:00"))  # later: not the first
+    certificate_row(rev, findings[2], at("2026-03-19 00:00"))  # case b: 10 days
+    certificate_row(rev, findings[3], at("2026-05-02 10:00"))  # case c: 12 days
+    return {"tech": tech.id, "head": rev.id}
+
+
+# --- rows written straight into the tables, at chosen times ----------------------------------
+# The statistics and the portal only read these rows; building them through the signing and
+# review workflow would test that workflow again and could not place them in time.
+
+_numbers = itertools.count(1)
+
+
+def substance(name: str) -> Substance:
+    """The substance of that name, created when missing."""
+    found = db.session.scalar(db.select(Substance).where(Substance.name == name))
+    if found is None:
+        found = Substance(name=name, cas=None, formula="", notes="")
+        db.session.add(found)
+        db.session.flush()
+    return found
+
+
+def finding_row(author: User, sample: Sample, names: list[str], approved_at: datetime,
+                *, status: str = "approved", result: str = "identified",
+                version: int = 1) -> Finding:
+    """A finding of the sample naming the substances, approved at the given time."""
+    finding = Finding(sample_id=sample.id, version=version, status=status, result=result,
+                      limitations="none", author_id=author.id, submitted_at=approved_at,
+                      reviewed_at=approved_at, reviewed_by_id=author.id)
+    db.session.add(finding)
+    db.session.flush()
+    for position, name in enumerate(names):
+        db.session.add(FindingSubstance(finding_id=finding.id, substance_id=substance(name).id,
+                                        salt_form="", position=position))
+    db.session.flush()
+    return finding
+
+
+def certificate_row(reviewer: User, finding: Finding, issued_at: datetime, *,
+                    status: str = "issued") -> Certificate:
+    """A certificate row for an approved finding, issued at the given time."""
+    n = next(_numbers)
+    digest = hashlib.sha256(f"certificate {n}".encode()).hexdigest()
+    signature = Signature(user_id=reviewer.id, printed_name=reviewer.full_name,
+                          meaning="approved", signed_at=issued_at, subject_type="finding",
+                          subject_id=str(finding.id), content_sha256=digest)
+    db.session.add(signature)
+    db.session.flush()
+    sample = db.session.get(Sample, finding.sample_id)
+    certificate = Certificate(
+        number=f"CL-CERT-{issued_at.year}-{n:05d}", case_id=sample.case_id,
+        sample_id=sample.id, finding_id=finding.id, status=status, snapshot_json="{}",
+        snapshot_sha256=digest, pdf_sha256=digest, pdf_size=1, token_sha256=digest,
+        issued_at=issued_at, issued_by_id=reviewer.id, signature_id=signature.id)
+    db.session.add(certificate)
+    db.session.flush()
+    return certificate
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Scenario:
     """How to build a scenario: on top of another one (or the migrated schema), returning values."""
@@ -324,6 +443,8 @@ SCENARIOS: dict[str, Scenario] = {
     "approved": Scenario(_approved),
     "certified": Scenario(_certified, parent="approved"),
     "world": Scenario(_world, users=("tech",)),  # tests/test_pages.py
+    "portal": Scenario(_portal),  # tests/portal
+    "statistics": Scenario(_statistics, users=("tech", "head")),  # tests/stats
 }
 
 
