@@ -474,9 +474,9 @@ class Scenarios:
             folder = self.root / name
             data_dir = folder / "data"
             if parent is None:
-                data_dir.mkdir(parents=True)
+                data_dir.mkdir(parents=True, exist_ok=True)  # again after a failed build
             else:
-                shutil.copytree(parent.data_dir, data_dir)
+                shutil.copytree(parent.data_dir, data_dir, dirs_exist_ok=True)
             url, database = self.databases.derive(folder, parent and parent.database)
             with self.make_app(url, data_dir) as app:
                 try:
