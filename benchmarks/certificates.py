@@ -24,32 +24,35 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 from flask_migrate import upgrade
 
+from lims import create_app
+from lims.auth.services import create_user, get_user
+from lims.certificates import services
+from lims.certificates.snapshot import build_snapshot, freeze
+from lims.config import load_settings
+from lims.db import db, utcnow
+from lims.demo import demo_ir_jcamp
+from lims.findings import services as findings
+from lims.findings.models import Finding
+from lims.intake.services import create_case, register_samples
+from lims.library.demo import ir_library_file
+from lims.library.services import add_legal_status, import_library
+from lims.measurements.services import create_instrument, import_file
+from lims.pdf import render_pdf
+from lims.processing import Recipe
+from lims.search.services import decide_hit, run_search
+from lims.signing import init_keys
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the certificate factory of the tests builds the findings
-
-from lims import create_app  # noqa: E402
-from lims.auth.services import get_user  # noqa: E402
-from lims.certificates import services  # noqa: E402
-from lims.certificates.snapshot import build_snapshot, freeze  # noqa: E402
-from lims.config import load_settings  # noqa: E402
-from lims.db import db, utcnow  # noqa: E402
-from lims.findings.models import Finding  # noqa: E402
-from lims.intake.services import create_case, register_samples  # noqa: E402
-from lims.pdf import render_pdf  # noqa: E402
-from tests.certificates.helpers import (  # noqa: E402
-    accepted_hit,
-    approved_finding,
-    configure_lab,
-    new_user,
-)
-
 RESULTS = ROOT / "benchmarks" / "results" / "certificates.json"
 TARGET_S = 1.0
 VERIFY_URL = "https://lims.example.org/verify/" + "x" * 32
+PASSWORD = "benchmark password 2026"
+LAB_NAME = "Customs Laboratory Sofia"
 
 
 def log(message: str) -> None:
@@ -58,19 +61,25 @@ def log(message: str) -> None:
 
 def make_app(data_dir: Path):
     settings = load_settings(data_dir=data_dir, secret_key="b" * 48,
-                             database_url=f"sqlite:///{data_dir / 'lims.sqlite3'}")
-    app = create_app(settings)
-    configure_lab(app)
-    return app
+                             database_url=f"sqlite:///{data_dir / 'lims.sqlite3'}",
+                             lab_name=LAB_NAME,
+                             lab_address="47 Aksakov Street\n1000 Sofia, Bulgaria")
+    if not settings.signing_key_file.exists():
+        init_keys(settings, lab_name=LAB_NAME)
+    return create_app(settings)
 
 
 def prepare(app, count: int) -> tuple[list[int], str]:
-    """count approved findings, each on its own item; returns their ids and the reviewer."""
+    """count approved findings, each on its own item; returns their ids and the reviewer.
+
+    Each item gets the demo FTIR spectrum, a search of the demo IR library with hit 1 accepted,
+    and a finding (IR + colour test) submitted and approved with e-signatures.
+    """
     with app.app_context():
         upgrade()
-        tech = new_user("technician", "Tanya Petrova")
-        chemist, reviewer = new_user("chemist", "Dimitar Ivanov"), new_user("reviewer",
-                                                                      "Elena Georgieva")
+        tech, chemist, reviewer = (create_user(None, role, name, role, PASSWORD) for role, name in
+                                   (("technician", "Tanya Petrova"), ("chemist", "Dimitar Ivanov"),
+                                    ("reviewer", "Elena Georgieva")))
         settings = app.config["LIMS"]
         case = create_case(tech, {"customs_office": "BG001000 Sofia Airport",
                                   "officer_name": "Insp. Petar Dimov"},
@@ -78,8 +87,34 @@ def prepare(app, count: int) -> tuple[list[int], str]:
         samples = register_samples(tech, case, [{"description": f"Bag {i + 1}"}
                                                 for i in range(count)],
                                    lab_prefix=settings.lab_number_prefix)
-        ids = [approved_finding(app, chemist, reviewer, s, accepted_hit(app, chemist, s)).id
-               for s in samples]
+        library = import_library(chemist, ir_library_file(), "ir.jdx", name="Demo IR library",
+                                 version="1")
+        instrument = create_instrument(None, {"name": "FTIR-1", "technique": "IR"})
+        ids = []
+        for sample in samples:
+            measurement = import_file(chemist, sample, demo_ir_jcamp(sample.lab_number),
+                                      "ftir.jdx", None, instrument)
+            hit = run_search(chemist, measurement.spectra[0], library, algorithm="hqi", top=3,
+                             recipe=Recipe()).hits[0]
+            decide_hit(chemist, hit, "accepted", "Visual comparison with the reference.")
+            if not hit.entry.substance.legal_statuses:
+                add_legal_status(chemist, hit.entry.substance, {
+                    "regime": "National list", "schedule": "List I",
+                    "effective_from": date(2020, 1, 1), "effective_to": None,
+                    "reference": "State Gazette 30/2020"})
+            finding = findings.create_finding(chemist, sample, {
+                "result": "identified", "conclusion": "The powder contains cocaine.",
+                "limitations": "Isomers and enantiomers not differentiated.",
+                "same_aliquot_reason": "Limited sample: one aliquot for both tests.",
+                "techniques": [
+                    {"technique": "IR", "search_hit_id": hit.id, "method_ref": "SOP-IR-01 v3"},
+                    {"technique": "COLOUR", "run": "Scott test plate 7",
+                     "method_ref": "SOP-CT-02 v1"}],
+                "substances": [{"substance_id": hit.entry.substance_id,
+                                "salt_form": "hydrochloride", "purity_percent": 78.4}]})
+            findings.submit(chemist, finding, PASSWORD)
+            findings.approve(reviewer, finding, PASSWORD)
+            ids.append(finding.id)
         db.session.commit()
         return ids, reviewer.username
 

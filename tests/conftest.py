@@ -2,7 +2,9 @@
 
 The schema is migrated once per session with Alembic into a template; every test gets its own
 copy (a copied SQLite file, or ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), so tests never
-see each other's rows and the app never relies on ``create_all``.
+see each other's rows and the app never relies on ``create_all``. A test that asks for a
+scenario fixture (``identified``, ``approved``, ``certified``: see tests/scenarios.py) gets a
+copy of that scenario's template instead, with its data folder.
 
 Factories work in two modes. Called inside ``with app.app_context():`` they use that context's
 session and return attached objects (for service-level tests). Called outside any app context
@@ -37,6 +39,7 @@ from lims.cli import main as lims_main
 from lims.config import ENV_KEYS, load_settings
 from lims.db import db
 from lims.intake.models import Case, Location
+from tests.scenarios import CASE_DEFAULTS, SCENARIOS, Scenarios, configure_lab, sample_items
 
 PASSWORD = "correct horse battery staple"
 SECRET_KEY = "t" * 48
@@ -90,11 +93,7 @@ class SQLiteDatabases:
 
     def setup(self) -> None:
         migrate(self.url(self.template), self.root / "template-data")
-        # Fold the WAL back into the main file so that one plain file copy is a whole database.
-        with sqlite3.connect(self.template) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            conn.execute("PRAGMA journal_mode=DELETE")
-        conn.close()
+        self._fold_wal(self.template)
 
     def teardown(self) -> None:
         """Nothing to do: the files live in pytest's temporary folder."""
@@ -103,11 +102,30 @@ class SQLiteDatabases:
     def url(path: Path) -> str:
         return f"sqlite:///{path}"
 
+    @staticmethod
+    def _fold_wal(path: Path) -> None:
+        """Fold the WAL back into the main file so that one plain file copy is a whole database."""
+        with sqlite3.connect(path) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA journal_mode=DELETE")
+        conn.close()
+
+    def derive(self, folder: Path, template: Path | None) -> tuple[str, Path]:
+        """A database to build a scenario in, copied from a template (default: migrated)."""
+        path = folder / "scenario.sqlite3"
+        shutil.copyfile(template or self.template, path)
+        return self.url(path), path
+
+    def seal(self, app, path: Path) -> None:
+        """Close the scenario's app and make its file copyable as a template."""
+        dispose(app)
+        self._fold_wal(path)
+
     @contextmanager
-    def database(self, folder: Path, *, migrated: bool = True):
+    def database(self, folder: Path, *, migrated: bool = True, template: Path | None = None):
         path = folder / ("lims.sqlite3" if migrated else "empty.sqlite3")
         if migrated:
-            shutil.copyfile(self.template, path)
+            shutil.copyfile(template or self.template, path)
         yield self.url(path)
 
 
@@ -127,6 +145,7 @@ class PostgresDatabases:
         self.template = f"lims_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-create")
         self.ready: Future | None = None
+        self.scenarios: list[str] = []
 
     def url(self, name: str) -> str:
         return self.server.set(database=name).render_as_string(hide_password=False)
@@ -151,7 +170,8 @@ class PostgresDatabases:
         if self.ready is not None:
             self._drop(self.ready.result())
         self.worker.shutdown()
-        self._drop(self.template)
+        for name in [*self.scenarios, self.template]:
+            self._drop(name)
         self.admin.dispose()
 
     def _take_migrated(self) -> str:
@@ -159,9 +179,22 @@ class PostgresDatabases:
         self.ready = self.worker.submit(self._create, self.template)
         return ready.result()
 
+    def derive(self, folder: Path, template: str | None) -> tuple[str, str]:
+        """A database to build a scenario in, copied from a template (default: migrated)."""
+        name = self._create(template or self.template)
+        self.scenarios.append(name)
+        return self.url(name), name
+
+    def seal(self, app, name: str) -> None:
+        """Close the scenario's app: a template database must have no connections."""
+        dispose(app)
+
     @contextmanager
-    def database(self, folder: Path, *, migrated: bool = True):
-        name = self._take_migrated() if migrated else self._create("template0")
+    def database(self, folder: Path, *, migrated: bool = True, template: str | None = None):
+        if template:
+            name = self._create(template)
+        else:
+            name = self._take_migrated() if migrated else self._create("template0")
         try:
             yield self.url(name)
         finally:
@@ -188,10 +221,30 @@ def databases(tmp_path_factory):
         backend.teardown()
 
 
+@pytest.fixture(scope="session")
+def scenarios(databases, tmp_path_factory):
+    """The scenario templates, each built on first use (tests/scenarios.py)."""
+
+    @contextmanager
+    def make_app(database_url: str, data_dir: Path):
+        app = create_app(load_settings(data_dir=data_dir, database_url=database_url,
+                                       secret_key=SECRET_KEY), testing=True)
+        with pytest.MonkeyPatch.context() as patch:  # built before any test's own fixtures
+            patch.setattr(auth_services, "_hasher", FAST_HASHER)
+            patch.setattr(auth_services, "_DUMMY_HASH", FAST_DUMMY_HASH)
+            yield app
+
+    return Scenarios(databases, tmp_path_factory.mktemp("scenarios"), make_app)
+
+
 @pytest.fixture
-def database_url(databases, tmp_path):
-    """URL of a freshly migrated database of this test's own."""
-    with databases.database(tmp_path) as url:
+def database_url(request, databases, scenarios, tmp_path):
+    """URL of a database of this test's own: migrated, or a copy of the scenario it asks for."""
+    wanted = [name for name in SCENARIOS if name in request.fixturenames]
+    if len(wanted) > 1:
+        pytest.fail(f"a test starts from one scenario, not {wanted}")
+    template = scenarios.copy_files(wanted[0], tmp_path) if wanted else None
+    with databases.database(tmp_path, template=template) as url:
         yield url
 
 
@@ -403,18 +456,6 @@ def api():
     return ApiClient
 
 
-CASE_DEFAULTS = {
-    "seizure_ref": "SR-2026-0042",
-    "proceedings_ref": "DP 12/2026",
-    "customs_office": "BG001000 Sofia Airport",
-    "officer_name": "Insp. Petar Dimov",
-    "seizure_place": "Sofia Airport, cargo terminal",
-    "direction": "import",
-    "description": "Sealed bag of seized items.",
-    "questions": "Identify the substance.",
-}
-
-
 @pytest.fixture
 def make_case(app):
     """``make_case(actor, investigators=(), **fields)``: a case through create_case."""
@@ -438,9 +479,8 @@ def make_samples(app):
 
     def make(actor, case, n: int = 1, **fields) -> list:
         with _session_for(app) as done:
-            items = [{"description": f"Item {i + 1}: white powder", "packaging": "plastic bag",
-                      "unit_count": 1, **fields} for i in range(n)]
-            samples = register_samples(_user(actor), db.session.get(Case, case.id), items,
+            samples = register_samples(_user(actor), db.session.get(Case, case.id),
+                                       sample_items(n, **fields),
                                        lab_prefix=app.config["LIMS"].lab_number_prefix)
             db.session.commit()
             return done(samples)
@@ -460,3 +500,26 @@ def make_location(app):
             return done(location)
 
     return make
+
+
+# --- scenarios -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def identified(app, scenarios):
+    """Scenario: an identified sample (tests/scenarios.py); users as detached objects."""
+    return scenarios.values("identified", app)
+
+
+@pytest.fixture
+def approved(app, scenarios):
+    """Scenario: an approved finding of a configured lab (plain values: ids, usernames)."""
+    configure_lab(app)
+    return scenarios.values("approved", app)
+
+
+@pytest.fixture
+def certified(app, scenarios):
+    """Scenario: an issued certificate (plain values: number, case, sample, usernames)."""
+    configure_lab(app)
+    return scenarios.values("certified", app)

@@ -1,7 +1,8 @@
 """Serve the application in this process (one process, threads) for crash tests.
 
-``python -m tests.serve_app PORT_FILE`` (from the repository root): settings come from the LIMS_* environment, as in
-production; the port it listens on is written to PORT_FILE once it accepts connections.
+``python -m tests.serve_app PORT_FILE`` from the repository root: settings come from the LIMS_*
+environment, as in production; the port it listens on is written to PORT_FILE once it accepts
+connections.
 """
 
 from __future__ import annotations

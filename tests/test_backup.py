@@ -16,8 +16,8 @@ from lims.config import load_settings
 from lims.db import db
 from lims.files import file_store
 from lims.intake.models import Case
-from tests.certificates.helpers import configure_lab, make_certificate
 from tests.conftest import SECRET_KEY, dispose
+from tests.scenarios import configure_lab, make_certificate
 
 
 def _writer(app, tech_id: int, stop: threading.Event, made: list[str]) -> None:

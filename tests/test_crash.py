@@ -27,8 +27,8 @@ from lims.findings import services as findings
 from lims.findings.models import Finding
 from lims.intake.models import Sample
 from lims.measurements.models import Measurement
-from tests.certificates.helpers import LAB_ADDRESS, LAB_NAME, accepted_hit, configure_lab
 from tests.conftest import PASSWORD, SECRET_KEY, dispose
+from tests.scenarios import LAB_ADDRESS, LAB_NAME, accepted_hit, configure_lab
 
 ROOT = Path(__file__).resolve().parent.parent
 IR_FILE = ROOT / "tests" / "fixtures" / "ir_small.jdx"

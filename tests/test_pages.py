@@ -2,7 +2,6 @@
 
 import io
 import re
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -10,8 +9,7 @@ from werkzeug.routing import Rule
 
 from lims.auth.access import PERMISSIONS
 from lims.auth.models import ROLES
-from lims.db import db
-from tests.certificates.helpers import make_certificate
+from tests.scenarios import configure_lab
 
 PUBLIC = {"auth.login", "static", "main.healthz", "certificates.verify",
           "certificates.verify_token", "api_certificates.verify"}
@@ -32,48 +30,10 @@ def _url(app, rule: Rule, world: dict) -> str:
 
 
 @pytest.fixture
-def world(app, make_user, make_case, make_samples, make_location):
-    from lims.demo import demo_ir_jcamp
-    from lims.findings.services import create_finding
-    from lims.library.demo import ir_library_file
-    from lims.library.services import add_legal_status, import_library
-    from lims.measurements.services import create_instrument, import_file
-    from lims.processing import Recipe
-    from lims.search.services import decide_hit, run_search
-
-    tech = make_user("technician", username="tech1")
-    chemist = make_user("chemist", username="chem1")
-    make_location("VAULT-A")
-    case = make_case(tech)
-    sample = make_samples(tech, case, 2)[0]
-    with app.app_context():
-        create_instrument(None, {"name": "FTIR-1", "technique": "IR"})
-        measurement = import_file(db.session.merge(tech), db.session.merge(sample),
-                                  (FIXTURES / "ir_small.jdx").read_bytes(), "ir.jdx", None,
-                                  None)
-        library = import_library(db.session.merge(chemist), ir_library_file(), "ir.jdx",
-                                 name="Test IR library", version="1")
-        ftir = import_file(db.session.merge(chemist), db.session.merge(sample),
-                           demo_ir_jcamp(sample.lab_number), "ftir.jdx", None, None)
-        search = run_search(db.session.merge(chemist), ftir.spectra[0], library,
-                            algorithm="hqi", top=3, recipe=Recipe())
-        substance = search.hits[0].entry.substance
-        status = add_legal_status(db.session.merge(chemist), substance, {
-            "regime": "National list", "schedule": "List I",
-            "effective_from": date(2020, 1, 1), "effective_to": None, "reference": "test"})
-        decide_hit(db.session.merge(chemist), search.hits[0], "accepted", "matches")
-        finding = create_finding(db.session.merge(chemist), db.session.merge(sample), {
-            "result": "identified", "limitations": "none", "conclusion": "Contains it.",
-            "substances": [{"substance_id": substance.id}],
-            "techniques": [{"technique": "IR", "search_hit_id": search.hits[0].id}]})
-        db.session.commit()
-        ids = (measurement.id, measurement.spectra[0].id, library.id, substance.id, status.id,
-               search.id, search.hits[0].id, finding.id)
-    certificate = make_certificate(app)  # on a case of its own: investigators get 404
-    return {"tech": tech, "case": case.case_number, "sample": sample.lab_number,
-            "measurement": ids[0], "spectrum": ids[1], "library": ids[2], "substance": ids[3],
-            "status": ids[4], "search": ids[5], "hit": ids[6], "finding": ids[7],
-            "certificate": certificate["number"]}
+def world(app, scenarios):
+    """Every kind of record a page can show (the ``world`` scenario of tests/scenarios.py)."""
+    configure_lab(app)
+    return scenarios.values("world", app)
 
 
 def test_every_view_needs_a_login_except_the_public_ones(app, client, world):

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from lims.db import db
 from lims.measurements.models import SpectrumRecord
-from tests.certificates.helpers import make_certificate
+from tests.scenarios import make_certificate
 
 JCAMP = (Path(__file__).parent.parent / "fixtures" / "ir_small.jdx").read_bytes()
 MEDIA = ("application/json", "multipart/form-data")

@@ -6,8 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lims.db import db
-from tests.certificates.helpers import configure_lab
-from tests.search.lab import identification_lab
+from tests.scenarios import configure_lab, identification_lab
 
 pytestmark = pytest.mark.browser
 

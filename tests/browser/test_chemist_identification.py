@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from lims.audit.models import AuditEntry
 from lims.db import db
 from lims.search.models import SearchHit
-from tests.search.lab import identification_lab
+from tests.scenarios import identification_lab
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from lims.db import db
-from tests.spectra.files import jcamp
+from tests.files import jcamp
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.certificates.helpers import configure_lab, make_certificate
+from tests.scenarios import configure_lab
 
 
 @pytest.fixture
@@ -14,15 +14,9 @@ def ca_pem(app):
 
 
 @pytest.fixture
-def investigator(make_user):
-    """An investigator assigned to the certificate's case."""
-    return make_user("investigator", username="inv-mine")
-
-
-@pytest.fixture
-def issued(app, ca_pem, investigator):
+def issued(certified, ca_pem):
     """One issued certificate (plain values: number, case, sample, usernames)."""
-    return make_certificate(app, investigators=[investigator])
+    return certified
 
 
 @pytest.fixture

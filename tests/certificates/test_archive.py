@@ -14,7 +14,7 @@ from lims.certificates.models import Certificate
 from lims.db import db
 from lims.files import file_store
 from lims.signing import trusted_pem, verify_pdf
-from tests.certificates.helpers import make_certificate
+from tests.scenarios import make_certificate
 from tests.tsa_server import running_tsa
 
 

@@ -14,13 +14,7 @@ from lims.certificates import services
 from lims.certificates.models import Certificate
 from lims.db import db
 from lims.signing import export_ca, verify_pdf
-from tests.certificates.helpers import (
-    PASSWORD,
-    SEAL,
-    accepted_hit,
-    approved_finding,
-    make_certificate,
-)
+from tests.scenarios import PASSWORD, SEAL, issue
 from tests.test_signing import flip_byte_in_page_content, pdfsig
 from tests.tools import pdf_to_pngs, require_tool, zbar_decode
 
@@ -295,9 +289,9 @@ def test_a_second_certificate_for_the_same_finding_is_refused(app, issued):
 
 
 @pytest.mark.settings(public_url="https://verify.lab.example")
-def test_the_qr_url_uses_the_public_url_setting(app, ca_pem, tmp_path):
-    issued = make_certificate(app)
+def test_the_qr_url_uses_the_public_url_setting(app, approved, tmp_path):
     with app.app_context():
+        issued = issue(app, approved)
         pdf = services.file_store().get(issued["pdf_sha256"])
     urls = zbar_decode(pdf_to_pngs(pdf, tmp_path, dpi=200)[0], "qrcode")
     assert urls and urls[0].startswith("https://verify.lab.example/verify/")
@@ -388,21 +382,11 @@ def test_packet_manifest_hashes_match_its_files(app, reviewer_client, issued):
         issued["number"]: "superseded", new_number: "issued"}
 
 
-def test_issuing_without_a_lab_address_is_refused(app, ca_pem, make_user, make_case,
-                                                  make_samples):
+def test_issuing_without_a_lab_address_is_refused(app, approved):
     import dataclasses
 
-    from lims.auth.services import get_user
     from lims.signing import SigningUnavailable
 
     app.config["LIMS"] = dataclasses.replace(app.config["LIMS"], lab_address="")
-    chemist, reviewer = make_user("chemist"), make_user("reviewer")
-    case = make_case(make_user("technician"))
-    sample = make_samples(make_user("technician"), case)[0]
-    with app.app_context():
-        chemist, reviewer = get_user(chemist.username), get_user(reviewer.username)
-        sample = db.session.merge(sample)
-        finding = approved_finding(app, chemist, reviewer, sample,
-                                   accepted_hit(app, chemist, sample))
-        with pytest.raises(SigningUnavailable, match="LIMS_LAB_ADDRESS"):
-            services.issue_certificate(reviewer, finding)
+    with app.app_context(), pytest.raises(SigningUnavailable, match="LIMS_LAB_ADDRESS"):
+        issue(app, approved)

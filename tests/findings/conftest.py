@@ -1,57 +1,16 @@
-"""A laboratory with an identified sample: FTIR spectrum, accepted hit, legal status, people."""
+"""The findings tests start from the identified sample (tests/scenarios.py)."""
 
 from __future__ import annotations
-
-from datetime import UTC, date, datetime
 
 import pytest
 
 from lims.db import db
-from tests.search.lab import identification_lab
 
 
 @pytest.fixture
-def lab(app, make_user, make_case, make_samples):
+def lab(identified):
     """Chemist Dimitar Ivanov's sample of 100 units with an accepted cocaine hit on its FTIR."""
-    from lims.library.services import add_legal_status
-    from lims.processing import Recipe
-    from lims.search.services import decide_hit, run_search
-
-    base = identification_lab(app, make_user, make_case, make_samples)
-    reviewer = make_user("reviewer", username="elena", full_name="Elena Georgieva")
-    investigator = make_user("investigator", username="ivan")
-    case = make_case(base["tech"], investigators=[investigator],
-                     seized_at=datetime(2026, 3, 1, 22, 30, tzinfo=UTC))
-    sample = make_samples(base["tech"], case, unit_count=100)[0]
-    other = base["sample"]  # a sample of another case, not assigned to the investigator
-    with app.app_context():
-        from lims.library.services import get_library
-        from lims.measurements.services import import_file
-
-        chem = db.session.merge(base["chem"])
-        measurement = import_file(chem, db.session.merge(sample), base["spectrum_file"],
-                                  "ftir.jdx", None, None)
-        spectrum = measurement.spectra[0]
-        search = run_search(chem, spectrum, get_library(base["ir"]), algorithm="hqi", top=3,
-                            recipe=Recipe())
-        decide_hit(chem, search.hits[0], "accepted", "Matches the reference.")
-        substance = search.hits[0].entry.substance
-        add_legal_status(chem, substance, {
-            "regime": "UN Single Convention 1961", "schedule": "Schedule I",
-            "effective_from": date(1964, 12, 13), "effective_to": None,
-            "reference": "Single Convention"})
-        other_search = run_search(chem, db.session.get(type(spectrum), base["spectrum"]),
-                                  get_library(base["ir"]), algorithm="hqi", top=3,
-                                  recipe=Recipe())
-        decide_hit(chem, other_search.hits[0], "accepted", "Matches.")
-        db.session.commit()
-        ids = {"measurement": measurement.id, "spectrum": spectrum.id, "search": search.id,
-               "hit": search.hits[0].id, "rejected_hit": search.hits[1].id,
-               "substance": substance.id, "substance_name": substance.name,
-               "other_hit": other_search.hits[0].id}
-    return {**ids, "chem": base["chem"], "tech": base["tech"], "reviewer": reviewer,
-            "investigator": investigator, "sample": sample.lab_number,
-            "other_sample": other.lab_number, "case": case.case_number}
+    return identified
 
 
 def finding_body(lab: dict, *, passing: bool = True) -> dict:

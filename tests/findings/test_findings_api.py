@@ -83,7 +83,7 @@ def test_bad_items_are_refused_with_the_item_named(client, api, api_token, lab):
 
 
 def test_submit_then_review_four_eyes_and_wrong_password(app, client, api, api_token, lab):
-    from tests.certificates.helpers import configure_lab
+    from tests.scenarios import configure_lab
 
     configure_lab(app)
     chem = _client(client, api, api_token, lab["chem"])

@@ -156,7 +156,7 @@ def test_reopen_makes_a_new_version_that_supersedes_on_approval(app, lab, make_f
 
 
 def test_approving_on_the_web_issues_the_certificate(app, client, login, lab, make_finding):
-    from tests.certificates.helpers import configure_lab
+    from tests.scenarios import configure_lab
 
     configure_lab(app)
     finding_id = make_finding(submit=True)

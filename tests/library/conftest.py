@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from tests.files import jcamp_block
+
 
 def msp(*records: dict) -> bytes:
     """An MSP file: each record has name, peaks and optional cas, formula, synonyms."""
@@ -28,13 +30,9 @@ SMALL_MSP = msp(COCAINE, AMPHETAMINE)
 
 def jcamp_ir(title: str, y, *, yunits: str = "ABSORBANCE", cas: str = "",
              technique: str = "INFRARED SPECTRUM") -> str:
-    """One small IR JCAMP-DX block on 4000..3982 cm-1 (10 points), AFFN (XY..XY)."""
-    x = np.arange(4000.0, 3980.0, -2.0)
-    lines = [f"##TITLE={title}", "##JCAMP-DX=4.24", f"##DATA TYPE={technique}",
-             "##ORIGIN=test", "##OWNER=public domain", "##XUNITS=1/CM", f"##YUNITS={yunits}"]
+    """One small IR JCAMP-DX block on 4000..3982 cm-1 (10 points)."""
+    labels = {"ORIGIN": "test", "OWNER": "public domain"}
     if cas:
-        lines.append(f"##CAS REGISTRY NO={cas}")
-    lines += [f"##NPOINTS={x.size}", "##XYPOINTS=(XY..XY)"]
-    lines += [f"{a:g}, {b:g}" for a, b in zip(x, y, strict=True)]
-    lines.append("##END=")
-    return "\n".join(lines) + "\n"
+        labels["CAS REGISTRY NO"] = cas
+    return jcamp_block(title, np.arange(4000.0, 3980.0, -2.0), y, yunits=yunits,
+                       data_type=technique, labels=labels)

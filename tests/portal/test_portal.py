@@ -1,37 +1,18 @@
 """The investigator portal: only assigned cases, a timeline, certificates, audited views."""
 
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from lims.audit.services import entries_for
-from lims.auth.models import User
 from lims.db import db
-from lims.intake.models import Case, Sample
-from tests.stats.data import approved_finding, issued_certificate
+from lims.intake.models import Case
 
 
 @pytest.fixture
-def portal(app, make_user, make_case, make_samples):
+def portal(app, scenarios):
     """An investigator with one assigned case (two items, one certified) and a case not theirs."""
-    tech = make_user("technician", "tech")
-    make_user("investigator", "inv")
-    reviewer = make_user("reviewer", "rev")
-    mine = make_case(tech, investigators=["inv"], seizure_ref="SR-MINE-1")
-    theirs = make_case(tech, seizure_ref="SR-OTHER-2")
-    first, _second = make_samples(tech, mine, 2)
-    make_samples(tech, theirs, 1)
-    with app.app_context():
-        finding = approved_finding(db.session.get(User, reviewer.id),
-                                   db.session.get(Sample, first.id), ["Cocaine"],
-                                   datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
-        certificate = issued_certificate(db.session.get(User, reviewer.id), finding,
-                                         datetime(2026, 3, 2, 10, 0, tzinfo=UTC))
-        number = certificate.number
-        db.session.commit()
-    return {"mine": mine.case_number, "theirs": theirs.case_number, "certificate": number,
-            "first": first.lab_number}
+    return scenarios.values("portal", app)
 
 
 def test_the_case_list_shows_only_the_assigned_cases(client, login, portal):

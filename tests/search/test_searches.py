@@ -9,19 +9,16 @@ from lims.audit.models import AuditEntry
 from lims.db import db
 from lims.library.demo import IR_X, noisy_cocaine_absorbance
 from lims.search.models import Search, SearchHit
-from tests.search.lab import identification_lab
+from tests.files import jcamp_block
+from tests.scenarios import identification_lab
 
 COCAINE = "Cocaine hydrochloride"
 
 
 def _transmittance_jcamp() -> bytes:
-    """The noisy cocaine spectrum written as %T, as many FTIR exports are."""
-    percent = 100 * 10 ** (-noisy_cocaine_absorbance())
-    lines = ["##TITLE=seized powder %T", "##JCAMP-DX=4.24", "##DATA TYPE=INFRARED SPECTRUM",
-             "##XUNITS=1/CM", "##YUNITS=TRANSMITTANCE", f"##NPOINTS={IR_X.size}",
-             "##XYPOINTS=(XY..XY)"]
-    lines += [f"{x:g}, {t / 100:.6f}" for x, t in zip(IR_X, percent, strict=True)]
-    return ("\n".join(lines) + "\n##END=\n").encode()
+    """The noisy cocaine spectrum written as transmittance, as many FTIR exports are."""
+    return jcamp_block("seized powder %T", IR_X, 10 ** (-noisy_cocaine_absorbance()),
+                       yunits="TRANSMITTANCE").encode()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from lims.db import db
 from lims.measurements.models import SpectrumRecord
 from lims.processing import Recipe, apply
-from tests.spectra.files import AXIS, jcamp
+from tests.files import AXIS, jcamp
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 @pytest.fixture

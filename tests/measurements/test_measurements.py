@@ -14,7 +14,7 @@ from lims.audit.models import AuditEntry
 from lims.db import db
 from lims.measurements.models import Measurement, RawFile, SpectrumRecord
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GOOD = (FIXTURES / "ir_small.jdx").read_bytes()
 BROKEN = (FIXTURES / "ir_broken.jdx").read_bytes()
 

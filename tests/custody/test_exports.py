@@ -17,7 +17,7 @@ from lims.custody.models import CustodyEvent
 from lims.custody.services import holder_of, party_from_key, transfer
 from lims.db import db
 from lims.intake.models import Case, Sample
-from tests.test_audit import drop_append_only_protection
+from tests.audit.test_audit import drop_append_only_protection
 from tests.tools import require_tool
 
 PASSWORD = "correct horse battery staple"
