@@ -31,3 +31,25 @@ class DisableForm(FlaskForm):
     """Disable or enable an account, with a reason."""
 
     reason = TextAreaField("Reason", validators=[DataRequired(), Length(max=1000)])
+
+
+class CodeForm(FlaskForm):
+    """The 6-digit code of an authenticator app (login step two, enrolment)."""
+
+    code = StringField("Authenticator code", validators=[DataRequired(), Length(max=10)],
+                       description="The 6 digits your authenticator app shows now.",
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class PasswordChangeForm(FlaskForm):
+    """The current password and the new one twice."""
+
+    current_password = PasswordField("Current password",
+                                     validators=[DataRequired(), Length(max=128)],
+                                     render_kw={"autocomplete": "current-password"})
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=128)],
+                                 description="At least 12 characters, not your username; "
+                                             "a few words make a good one.",
+                                 render_kw={"autocomplete": "new-password"})
+    repeat = PasswordField("New password again", validators=[DataRequired(), Length(max=128)],
+                           render_kw={"autocomplete": "new-password"})

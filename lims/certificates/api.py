@@ -8,7 +8,7 @@ from lims.api.openapi import _param, _responses
 from lims.api.views import _json_body
 from lims.auth.access import login_required
 from lims.certificates import services
-from lims.certificates.views import pdf_download, requested_case
+from lims.certificates.views import limit_verifications, pdf_download, requested_case
 from lims.db import db
 from lims.errors import DomainError, Invalid
 
@@ -98,7 +98,7 @@ def withdraw(number: str):
 @bp.route("/verify", methods=["POST"])
 def verify():
     """Public: verify a PDF (multipart `file`) or a token (JSON or form `token`)."""
-    services.check_verify_rate(request.remote_addr)
+    limit_verifications()
     upload = request.files.get("file")
     if upload is not None:
         result = services.verify_upload(upload.read())

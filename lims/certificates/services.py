@@ -15,12 +15,9 @@ import io
 import json
 import re
 import secrets
-import threading
-import time
 import zipfile
-from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from flask import current_app, has_request_context, render_template, request
@@ -28,6 +25,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
 from lims.audit.services import canonical_json, record
+from lims.auth import throttle
 from lims.auth.access import can, require
 from lims.auth.models import User
 from lims.auth.services import confirm_password
@@ -36,7 +34,7 @@ from lims.certificates.models import Certificate
 from lims.certificates.snapshot import FORMATTERS, build_snapshot, freeze
 from lims.config import Settings
 from lims.db import db, utcnow
-from lims.errors import Conflict, Invalid, NotFound, TooManyAttempts
+from lims.errors import Conflict, Invalid, NotFound
 from lims.files import file_store
 from lims.intake.models import Case, case_investigator
 from lims.intake.services import allocate
@@ -363,20 +361,12 @@ def _registered(certificate: Certificate) -> VerifyResult:
 
 
 def check_verify_rate(client: str | None) -> None:
-    """At most VERIFY_PER_MINUTE verifications a minute from one client address (429 beyond)."""
-    state = current_app.extensions.setdefault("lims_verify_rate", {"lock": threading.Lock(),
-                                                                   "seen": {}})
-    now = time.monotonic()
-    with state["lock"]:
-        seen = state["seen"].setdefault(client or "-", deque())
-        while seen and now - seen[0] > 60:
-            seen.popleft()
-        if len(seen) >= VERIFY_PER_MINUTE:
-            raise TooManyAttempts("Too many verifications from this address; wait a minute.")
-        seen.append(now)
-        if len(state["seen"]) > 10_000:  # forget idle clients so memory stays bounded
-            for key in [k for k, v in state["seen"].items() if not v or now - v[-1] > 60]:
-                del state["seen"][key]
+    """At most VERIFY_PER_MINUTE verifications a minute from one client address (429 beyond).
+
+    Counted on the shared throttle store, so the limit holds across all worker processes.
+    """
+    throttle.hit(f"verify:{(client or '-')[:150]}", VERIFY_PER_MINUTE, timedelta(minutes=1),
+                 "Too many verifications from this address; wait a minute.")
 
 
 def verify_token(token: str) -> VerifyResult:

@@ -8,7 +8,7 @@ from lims.auth.access import can, permission_required
 from lims.certificates import services
 from lims.certificates.forms import AmendForm, VerifyForm, WithdrawForm
 from lims.db import db
-from lims.forms import attempt
+from lims.forms import attempt, run
 from lims.intake.models import Case
 from lims.intake.services import get_case
 
@@ -119,13 +119,20 @@ def _verify_page(form: VerifyForm, result=None):
         status if form.errors == {} else 422
 
 
+def limit_verifications() -> None:
+    """Count this verification on the shared store (committed at once); 429 past the limit."""
+    refused = run(lambda: services.check_verify_rate(request.remote_addr)).error
+    if refused is not None:
+        raise refused
+
+
 @bp.route("/verify", methods=["GET", "POST"])
 def verify():
     """Public: check a verification code or an uploaded PDF (no login, CSRF, rate-limited)."""
     form = VerifyForm()
     if not form.validate_on_submit():
         return _verify_page(form)
-    services.check_verify_rate(request.remote_addr)
+    limit_verifications()
     if form.file.data:
         result = services.verify_upload(form.file.data.read())
     else:
@@ -136,6 +143,6 @@ def verify():
 @bp.route("/verify/<token>")
 def verify_token(token: str):
     """Public: the page a certificate's QR code opens."""
-    services.check_verify_rate(request.remote_addr)
+    limit_verifications()
     form = VerifyForm(formdata=None, token=token)
     return _verify_page(form, services.verify_token(token))

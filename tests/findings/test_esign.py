@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import func, select
 
 from lims.audit.models import AuditEntry
+from lims.auth.models import Throttle
 from lims.auth.services import ReauthFailed, get_user
+from lims.auth.throttle import address_key
 from lims.db import db
 from lims.errors import Invalid
 from lims.esign import services
@@ -25,7 +27,7 @@ def test_a_wrong_password_signs_nothing_and_counts_as_a_failure(app_ctx, make_us
         services.sign(user, "wrong password", meaning="reviewed", subject_type="finding",
                       subject_id="1", content_sha256=DIGEST)
     assert db.session.scalar(select(func.count(Signature.id))) == 0
-    assert user.failed_logins == 1
+    assert db.session.get(Throttle, address_key()).count == 1
     assert db.session.scalar(select(AuditEntry.action).order_by(AuditEntry.seq.desc())
                              .limit(1)) == "reauth_failed"
 
