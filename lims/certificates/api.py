@@ -90,7 +90,8 @@ def withdraw(number: str):
     """Withdraw without replacement (`reason`, `password`)."""
     found = services.get_certificate(g.user, number)
     body = _json_body()
-    services.withdraw(g.user, found, _text(body, "password"), _text(body, "reason"))
+    services.withdraw(g.user, found, _text(body, "password"), _text(body, "reason"),
+                      _text(body, "code"))
     db.session.commit()
     return jsonify(certificate_json(found))
 
@@ -182,7 +183,8 @@ def openapi_paths() -> dict:
             "summary": "Withdraw without replacement (reason and the caller's password)",
             "parameters": [NUMBER],
             "requestBody": _json_request({"reason": "Shown on the verification page",
-                                          "password": "The caller's password (signature)"},
+                                          "password": "The caller's password (signature)",
+                                          "code": "Authenticator code, when enrolled"},
                                          ["reason", "password"]),
             "responses": _responses("200", CERTIFICATE,
                                     errors=(400, 401, 403, 404, 409, 422, 429))}},

@@ -28,13 +28,13 @@ from lims.audit.services import canonical_json, record
 from lims.auth import throttle
 from lims.auth.access import can, require
 from lims.auth.models import User
-from lims.auth.services import confirm_password
 from lims.barcodes import qr_png
 from lims.certificates.models import Certificate
 from lims.certificates.snapshot import FORMATTERS, build_snapshot, freeze
 from lims.config import Settings
 from lims.db import db, utcnow
 from lims.errors import Conflict, Invalid, NotFound
+from lims.esign.services import confirm_signer
 from lims.files import file_store
 from lims.intake.models import Case, case_investigator
 from lims.intake.services import allocate
@@ -227,11 +227,12 @@ def amend(actor: User, certificate: Certificate, reason: str):
     return finding
 
 
-def withdraw(actor: User, certificate: Certificate, password: str, reason: str) -> None:
+def withdraw(actor: User, certificate: Certificate, password: str, reason: str,
+             code: str = "") -> None:
     """Withdraw an issued certificate without replacement (password and reason, audited)."""
     require(actor, "certificate.withdraw")
     reason = _change_reason(certificate, reason, "withdrawal", "withdrawn")
-    confirm_password(actor, password)
+    confirm_signer(actor, password, code)
     record(actor, "certificate_withdrawn", "certificate", certificate.number, field="status",
            old=certificate.status, new="withdrawn", reason=reason, **_subject(certificate))
     certificate.status = "withdrawn"

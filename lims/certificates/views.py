@@ -94,7 +94,7 @@ def withdraw(number: str):
     if form.validate_on_submit():
         # A wrong password keeps its counted attempt (lockout): the refusal keeps its writes.
         done = attempt(form, lambda: services.withdraw(g.user, found, form.password.data,
-                                                       form.reason.data))
+                                                       form.reason.data, form.code.data or ""))
         if done.ok:
             flash(f"Certificate {found.number} is withdrawn.")
             return redirect(url_for("certificates.certificate", number=found.number))

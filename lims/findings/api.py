@@ -78,6 +78,13 @@ def get(finding_id: int):
     return jsonify(_finding_json(finding))
 
 
+def _code(body: dict) -> str:
+    code = body.get("code", "")
+    if not isinstance(code, str):
+        raise Invalid("code: the authenticator code is a string of 6 digits.", "code")
+    return code
+
+
 def _password(body: dict) -> str:
     password = body.get("password")
     if not isinstance(password, str) or not password:
@@ -91,7 +98,8 @@ def submit(finding_id: int):
     """The author signs the finding as performed and submits it (422 naming what is missing)."""
     require(g.user, "finding.edit")
     finding = services.get_finding(g.user, finding_id)
-    signature = services.submit(g.user, finding, _password(_json_body()))
+    body = _json_body()
+    signature = services.submit(g.user, finding, _password(body), _code(body))
     db.session.commit()
     return jsonify({**_finding_json(finding), "signature": _signature_json(signature)})
 
@@ -106,14 +114,14 @@ def review(finding_id: int):
     decision = body.get("decision")
     if decision == "return":
         reason = body.get("reason") if isinstance(body.get("reason"), str) else ""
-        services.return_finding(g.user, finding, _password(body), reason)
+        services.return_finding(g.user, finding, _password(body), reason, _code(body))
         db.session.commit()
         return jsonify(_finding_json(finding))
     if decision != "approve":
         raise Invalid("decision: approve or return.", "decision")
     from lims.certificates.services import issue_certificate
 
-    services.approve(g.user, finding, _password(body))
+    services.approve(g.user, finding, _password(body), _code(body))
     certificate = issue_certificate(g.user, finding)
     db.session.commit()
     return jsonify({**_finding_json(finding), "certificate": certificate.number})
@@ -139,6 +147,7 @@ def openapi_paths() -> dict:
                                                         " extrapolated (unit_weights_mg,"
                                                         " population, confidence, interval)"}}
     password = {"type": "string", "description": "The signer's password, asked again"}
+    code = {"type": "string", "description": "Authenticator code, when the signer has TOTP"}
     return {
         "/api/v1/samples/{lab_number}/findings": {"post": {
             "summary": "Create a finding with substances and techniques", "parameters": [SAMPLE],
@@ -151,7 +160,7 @@ def openapi_paths() -> dict:
             "summary": "Sign as performed and submit; 422 names what the SWGDRUG gate misses",
             "parameters": [FINDING_ID],
             "requestBody": _body({"type": "object", "required": ["password"],
-                                  "properties": {"password": password}}),
+                                  "properties": {"password": password, "code": code}}),
             "responses": _responses("200", finding, errors=(400, 401, 403, 404, 409, 422, 429))}},
         "/api/v1/findings/{finding_id}/review": {"post": {
             "summary": "Approve (reviewed + approved signatures, certificate issued) or return",
@@ -162,6 +171,6 @@ def openapi_paths() -> dict:
                                                    "enum": ["approve", "return"]},
                                       "reason": {"type": "string",
                                                  "description": "Required to return"},
-                                      "password": password}}),
+                                      "password": password, "code": code}}),
             "responses": _responses("200", finding, errors=(400, 401, 403, 404, 409, 422, 429))}},
     }

@@ -18,12 +18,11 @@ from sqlalchemy import func, or_, select
 from lims.audit.services import as_text, canonical_json, record, record_changes
 from lims.auth.access import can
 from lims.auth.models import User
-from lims.auth.services import confirm_password
 from lims.custody.services import ensure_unblocked
 from lims.db import db, utcnow
 from lims.errors import Conflict, Forbidden, Invalid, NotFound
 from lims.esign.models import Signature
-from lims.esign.services import record_signature, signatures_for
+from lims.esign.services import confirm_signer, record_signature, signatures_for
 from lims.findings import sampling, scheme
 from lims.findings.models import (
     EDITABLE,
@@ -635,7 +634,7 @@ def _sign(actor: User, finding: Finding, meaning: str, digest: str) -> Signature
                             **_subject(finding))
 
 
-def submit(actor: User, finding: Finding, password: str) -> Signature:
+def submit(actor: User, finding: Finding, password: str, code: str = "") -> Signature:
     """The author signs the finding as performed; an identification must pass the gate."""
     if finding.status not in EDITABLE:
         raise Conflict(f"Finding {finding.id} is {finding.status}; it cannot be submitted.")
@@ -646,7 +645,7 @@ def submit(actor: User, finding: Finding, password: str) -> Signature:
     problems = readiness(finding)
     if problems:
         raise Invalid(" ".join(message for _, message in problems), problems[0][0])
-    confirm_password(actor, password)  # before any write: a wrong password writes nothing else
+    confirm_signer(actor, password, code)  # before any write: a wrong one writes nothing else
     finding.submitted_at = utcnow()
     finding.reviewed_by, finding.reviewed_at = None, None
     _set_status(actor, finding, "submitted")
@@ -664,14 +663,15 @@ def check_reviewer(actor: User, finding: Finding) -> None:
                        f" can be reviewed.")
 
 
-def approve(actor: User, finding: Finding, password: str) -> tuple[Signature, Signature]:
+def approve(actor: User, finding: Finding, password: str,
+            code: str = "") -> tuple[Signature, Signature]:
     """A second person signs the finding as reviewed and approved over the same hash."""
     check_reviewer(actor, finding)
     ensure_unblocked(finding.sample)
     problems = readiness(finding)
     if problems:
         raise Invalid(" ".join(message for _, message in problems), problems[0][0])
-    confirm_password(actor, password)
+    confirm_signer(actor, password, code)
     digest = finding_sha256(finding)
     signed = (_sign(actor, finding, "reviewed", digest), _sign(actor, finding, "approved", digest))
     finding.reviewed_by, finding.reviewed_at = actor, utcnow()
@@ -687,13 +687,14 @@ def approve(actor: User, finding: Finding, password: str) -> tuple[Signature, Si
     return signed
 
 
-def return_finding(actor: User, finding: Finding, password: str, reason: str) -> None:
+def return_finding(actor: User, finding: Finding, password: str, reason: str,
+                   code: str = "") -> None:
     """A reviewer sends the finding back to its author with the reason."""
     check_reviewer(actor, finding)
     reason = (reason or "").strip()
     if not reason:
         raise Invalid("Give the reason for returning the finding to its author.", "reason")
-    confirm_password(actor, password)
+    confirm_signer(actor, password, code)
     finding.reviewed_by, finding.reviewed_at = actor, utcnow()
     finding.return_reason = reason
     _set_status(actor, finding, "returned", reason=reason)

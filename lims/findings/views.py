@@ -284,7 +284,8 @@ def submit(finding_id: int):
         return refused
     form = SubmitFindingForm()
     if form.validate_on_submit() and _attempt(
-            form, lambda: services.submit(g.user, finding, form.password.data)).ok:
+            form, lambda: services.submit(g.user, finding, form.password.data,
+                                             form.code.data or "")).ok:
         flash(f"Finding {finding.id} signed as performed and submitted for review.")
         return _back_to(finding)
     status = 422 if form.is_submitted() else 200
@@ -303,11 +304,13 @@ def review(finding_id: int):
     if form.validate_on_submit():
         if form.decision.data == "return":
             if _attempt(form, lambda: services.return_finding(
-                    g.user, finding, form.password.data, form.reason.data)).ok:
+                    g.user, finding, form.password.data, form.reason.data,
+                    form.code.data or "")).ok:
                 flash(f"Finding {finding.id} returned to {finding.author.full_name}.")
                 return _back_to(finding)
         else:
-            done = _attempt(form, lambda: _approve(finding, form.password.data))
+            done = _attempt(form, lambda: _approve(finding, form.password.data,
+                                                            form.code.data or ""))
             if done.ok:
                 issued = done.value
                 flash(f"Finding {finding.id} approved; certificate {issued.number} issued.")
@@ -320,9 +323,9 @@ def review(finding_id: int):
         422 if form.is_submitted() else 200
 
 
-def _approve(finding, password: str):
+def _approve(finding, password: str, code: str):
     """Approve, then issue the certificate in the same transaction."""
     from lims.certificates.services import issue_certificate
 
-    services.approve(g.user, finding, password)
+    services.approve(g.user, finding, password, code)
     return issue_certificate(g.user, finding)

@@ -125,3 +125,4 @@ def test_technicians_and_investigators_cannot_enrol(app_ctx, make_user):
     for role in ("technician", "investigator"):
         with pytest.raises(Forbidden):
             services.begin_two_factor(make_user(role))
+
