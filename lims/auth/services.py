@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import secrets
 import time
 from datetime import timedelta
@@ -45,8 +46,10 @@ def check_password_policy(password: str, username: str = "") -> None:
         raise Invalid("The password must have at most 128 characters.", "password")
     if password.lower() in COMMON_PASSWORDS or len(set(password)) < 4:
         raise Invalid("This password is too common; choose another.", "password")
-    if len(username) >= 3 and username.lower() in password.lower():
-        raise Invalid("The password must not contain the username.", "password")
+    letters = re.sub(r"[^a-z]", "", username.lower())
+    if letters and not re.sub(r"[^a-z]", "", password.lower()).replace(letters, ""):
+        raise Invalid("The password must not be the username (with digits or signs).",
+                      "password")
 
 
 def create_user(actor, username: str, full_name: str, role: str, password: str) -> User:

@@ -10,7 +10,7 @@ from lims.audit.models import AuditEntry
 from lims.auth import services
 from lims.auth.models import ApiToken
 from lims.db import db
-from lims.errors import Forbidden, Unauthorized
+from lims.errors import Forbidden, Invalid, Unauthorized
 
 NEW = "seven-blue-herons-at-dawn"
 PROBE = "/samples/CL-2026-999999"
@@ -40,8 +40,8 @@ def test_password_change_page_checks_current_and_new_and_ends_other_sessions(
          "current_password", "is not correct"),
         ({"current_password": password, "new_password": NEW, "repeat": NEW + "x"},
          "repeat", "are not the same"),
-        ({"current_password": password, "new_password": "ana-is-my-name", "repeat":
-          "ana-is-my-name"}, "new_password", "must not contain the username"),
+        ({"current_password": password, "new_password": "Ana-2026-ana!", "repeat":
+          "Ana-2026-ana!"}, "new_password", "must not be the username"),
         ({"current_password": password, "new_password": "short", "repeat": "short"},
          "new_password", "at least 12"),
     ]:
@@ -74,10 +74,17 @@ def test_cli_reset_password_reads_stdin_and_ends_every_session(app, cli, client,
     assert not logged_in(client)
     assert login(client, "rev", password).status_code == 401
     assert login(client, "rev", NEW).status_code == 302
-    refused = cli("user", "reset-password", "rev", input="rev-rev-rev-rev\n")
-    assert refused.exit_code != 0 and "must not contain the username" in refused.output
+    refused = cli("user", "reset-password", "rev", input="rev-rev-rev-1234\n")
+    assert refused.exit_code != 0 and "must not be the username" in refused.output
     with app.app_context():
         assert [e.reason for e in audit_of("password")] == ["reset by an administrator"]
+
+
+def test_the_password_may_not_be_the_username_dressed_up(app_ctx):
+    for password in ("tanya-2026-tanya", "TANYA_12345678", "tanyatanyatanya"):
+        with pytest.raises(Invalid, match="must not be the username"):
+            services.check_password_policy(password, "tanya")
+    services.check_password_policy("demo-technician-2026", "tech")  # merely contains it
 
 
 # --- idle expiry -----------------------------------------------------------------------------
