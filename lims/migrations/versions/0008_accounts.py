@@ -43,11 +43,15 @@ def upgrade():
 
     op.add_column('api_token', sa.Column('expires_at', sa.DateTime(timezone=True),
                                          nullable=True))
-    # Tokens made before expiry existed get the default lifetime from today.
-    expires = datetime.now(UTC) + timedelta(days=90)
+    now = datetime.now(UTC)
     if op.get_bind().dialect.name == 'sqlite':
-        expires = expires.replace(tzinfo=None)
-    op.execute(sa.text('UPDATE api_token SET expires_at = :expires').bindparams(expires=expires))
+        now = now.replace(tzinfo=None)  # stored naive, as UTC (lims.db.UTCDateTime)
+    # The idle period of existing accounts starts at the upgrade, not at their last login;
+    # tokens made before expiry existed get the default lifetime from today.
+    user = sa.table('user', sa.column('enabled_at', sa.DateTime(timezone=True)))
+    op.execute(user.update().values(enabled_at=now))
+    api_token = sa.table('api_token', sa.column('expires_at', sa.DateTime(timezone=True)))
+    op.execute(api_token.update().values(expires_at=now + timedelta(days=90)))
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.alter_column('expires_at', existing_type=sa.DateTime(timezone=True),
                               nullable=False)
