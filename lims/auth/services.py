@@ -326,6 +326,7 @@ def begin_two_factor(user: User) -> str:
         raise Forbidden("Two-factor sign-in is for the roles that sign.")
     if user.has_two_factor:
         raise Conflict("Two-factor sign-in is already on; an administrator can reset it.")
+    record(user, "two_factor_enrolment_started", "user", user.username)
     return totp.new_secret(user)
 
 
