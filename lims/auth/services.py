@@ -161,7 +161,8 @@ def authenticate(username: str, password: str) -> User:
         record(user, "login_failed", "user", typed[:80], actor_name=None if user else
                (typed[:80] or "?"))
         raise LoginFailed(LOGIN_FAILED)
-    throttle.forget(throttle.account_key(typed))
+    if not user.has_two_factor:  # else only the right code clears the account's failures
+        throttle.forget(throttle.account_key(typed))
     days = current_app.config["LIMS"].account_idle_days
     if idle_expired(user, days, utcnow()):
         set_active(None, user, False, f"No login for more than {days} days (account expiry)")

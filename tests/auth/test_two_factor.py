@@ -126,3 +126,20 @@ def test_technicians_and_investigators_cannot_enrol(app_ctx, make_user):
         with pytest.raises(Forbidden):
             services.begin_two_factor(make_user(role))
 
+
+
+def test_knowing_the_password_does_not_reset_the_code_back_off(app, login, make_user,
+                                                               password):
+    make_user("admin", "boss")
+    client = app.test_client()
+    login(client, "boss")
+    enrol(client)
+    with time_machine.travel(datetime.now(UTC) + timedelta(minutes=2), tick=False):
+        attacker = app.test_client()
+        for number in range(5):
+            assert login(attacker, "boss", password).status_code == 302
+            environ = {"REMOTE_ADDR": f"10.3.0.{number}"}
+            assert attacker.post("/login/code", data={"code": "000000"},
+                                 environ_base=environ).status_code == 401
+        # The password again does not clear the count: the next code has to wait.
+        assert login(attacker, "boss", password).status_code == 429
