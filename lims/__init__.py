@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, testing: bool = False) -> Flask
     def _identify():
         g.request_id = request.headers.get("X-Request-ID", "")[:40] or uuid.uuid4().hex
         g.user = None
-        load_current_user()
+        return load_current_user()
 
     @app.after_request
     def _headers(response):

@@ -16,10 +16,20 @@ from gunicorn.app.base import BaseApplication
 
 from lims import create_app
 from lims.audit.services import verify_chain
-from lims.auth.services import create_api_token, create_user, get_user, set_active
+from lims.auth.services import (
+    create_api_token,
+    create_user,
+    get_api_token,
+    get_user,
+    list_api_tokens,
+    reset_password,
+    reset_two_factor,
+    revoke_api_token,
+    set_active,
+)
 from lims.backup import backup, restore
 from lims.certificates.services import archive_certificate, certificates_to_archive
-from lims.db import db
+from lims.db import db, utcnow
 from lims.demo import DEMO_LAB_ADDRESS, DEMO_USERS, demo_certificates, seed
 from lims.errors import DomainError
 from lims.intake.services import create_location
@@ -82,6 +92,47 @@ def user_disable(username: str, reason: str):
     click.echo(f"disabled {username}")
 
 
+@user.command("enable")
+@click.argument("username")
+@click.option("--reason", required=True)
+@with_appcontext
+def user_enable(username: str, reason: str):
+    """Enable a disabled or expired account again (its idle period starts anew)."""
+    try:
+        set_active(None, get_user(username), True, reason)
+    except DomainError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"enabled {username}")
+
+
+@user.command("reset-password")
+@click.argument("username")
+@with_appcontext
+def user_reset_password(username: str):
+    """Set a new password (from stdin or a prompt) and end every session of the user."""
+    try:
+        reset_password(None, get_user(username), _password("New password"))
+    except DomainError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"password of {username} reset; their sessions have ended")
+
+
+@user.command("reset-2fa")
+@click.argument("username")
+@click.option("--reason", required=True)
+@with_appcontext
+def user_reset_2fa(username: str, reason: str):
+    """Remove a user's authenticator (lost phone); they enrol again after logging in."""
+    try:
+        reset_two_factor(None, get_user(username), reason)
+    except DomainError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"two-factor sign-in of {username} reset")
+
+
 @main.group()
 def token():
     """Manage API tokens."""
@@ -89,16 +140,47 @@ def token():
 
 @token.command("create")
 @click.argument("username")
-@click.option("--label", default="cli", help="What the token is for.")
+@click.option("--label", default="cli", help="What the token is for (shown in the list).")
+@click.option("--expires-days", default=90, show_default=True, type=int,
+              help="Days until the token stops working (1 to 3650).")
 @with_appcontext
-def token_create(username: str, label: str):
+def token_create(username: str, label: str, expires_days: int):
     """Print a new API token for a user once; only its hash is stored."""
     try:
-        value = create_api_token(None, get_user(username), label)
+        value = create_api_token(None, get_user(username), label, expires_days)
     except DomainError as error:
         _fail(error.message)
     db.session.commit()
     click.echo(value)
+
+
+@token.command("list")
+@click.argument("username", required=False)
+@with_appcontext
+def token_list(username: str | None):
+    """List API tokens (of one user): id, user, label, status, expiry, last use."""
+    try:
+        rows = list_api_tokens(get_user(username) if username else None)
+    except DomainError as error:
+        _fail(error.message)
+    now = utcnow()
+    for row in rows:
+        used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never used"
+        click.echo(f"{row.id:>5}  {row.user.username:<16} {row.label:<24} {row.state(now):<8} "
+                   f"expires {row.expires_at:%Y-%m-%d %H:%M}  {used}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@with_appcontext
+def token_revoke(token_id: int):
+    """Revoke one API token by its id (see `lims token list`)."""
+    try:
+        revoke_api_token(None, get_api_token(token_id))
+    except DomainError as error:
+        _fail(error.message)
+    db.session.commit()
+    click.echo(f"revoked token {token_id}")
 
 
 @main.group()

@@ -25,8 +25,11 @@ ENV_KEYS = {
     "LIMS_IDLE_TIMEOUT_MINUTES": "Idle session timeout (default 30; 15 for roles that sign).",
     "LIMS_SESSION_MAX_HOURS": "Absolute session lifetime (default 12).",
     "LIMS_MAX_UPLOAD_MB": "Largest accepted request body in MiB (default 50).",
-    "LIMS_LOGIN_MAX_FAILURES": "Consecutive failed logins before the account is throttled "
-    "(default 5).",
+    "LIMS_LOGIN_MAX_FAILURES": "Failed logins on one account before each further attempt waits "
+    "(default 5; the wait doubles from 1 s up to 60 s, never a lock).",
+    "LIMS_REQUIRE_2FA": "1 to require TOTP two-factor sign-in of admins and reviewers; default 0.",
+    "LIMS_ACCOUNT_IDLE_DAYS": "Days without a login after which an account is disabled until "
+    "an admin re-enables it (default 90; 0 = never).",
     "LIMS_SECURE_COOKIES": "1 to mark cookies Secure (behind HTTPS); default 0.",
     "LIMS_PROXY_HOPS": "Number of trusted reverse proxies in front of the app (default 0).",
     "LIMS_SIGNING_P12": "PKCS#12 file with the laboratory's signing key and certificate chain; "
@@ -92,6 +95,8 @@ class Settings:
     session_max_hours: int = 12
     max_upload_mb: int = 50
     login_max_failures: int = 5
+    require_2fa: bool = False
+    account_idle_days: int = 90
     secure_cookies: bool = False
     proxy_hops: int = 0
     signing_p12: Path = Path("keys", "signing.p12")  # relative to data_dir unless absolute
@@ -155,6 +160,8 @@ def load_settings(**overrides) -> Settings:
         "session_max_hours": int(_env("LIMS_SESSION_MAX_HOURS", "12")),
         "max_upload_mb": int(_env("LIMS_MAX_UPLOAD_MB", "50")),
         "login_max_failures": int(_env("LIMS_LOGIN_MAX_FAILURES", "5")),
+        "require_2fa": _env("LIMS_REQUIRE_2FA", "0") == "1",
+        "account_idle_days": int(_env("LIMS_ACCOUNT_IDLE_DAYS", "90")),
         "secure_cookies": _env("LIMS_SECURE_COOKIES", "0") == "1",
         "proxy_hops": int(_env("LIMS_PROXY_HOPS", "0")),
         "signing_p12": signing_p12,

@@ -50,8 +50,13 @@ class Attempt(Generic[T]):
 REFUSED = 422  # the one status of a page that shows a refused form again
 
 
-def form_status(form) -> int:
-    """REFUSED when the form shows errors (input or refusal), else 200."""
+def form_status(form, outcome: Attempt | None = None) -> int:
+    """REFUSED when the form shows errors (input or refusal), else 200.
+
+    The one exception is a throttled attempt (429 with its wait): the client must slow down.
+    """
+    if outcome is not None and outcome.error is not None and outcome.error.status == 429:
+        return 429
     return REFUSED if form.errors else 200
 
 

@@ -24,7 +24,7 @@ def _url(app, rule: Rule, world: dict) -> str:
               "status_id": world["status"], "search_id": world["search"],
               "hit_id": world["hit"], "finding_id": world["finding"],
               "number": world["certificate"], "token": "t" * 32,
-              "statistic": "turnaround"}
+              "statistic": "turnaround", "token_id": 1}
     args = {name: values[name] for name in rule.arguments}
     return app.url_map.bind("localhost").build(rule.endpoint, args)
 

@@ -1,4 +1,4 @@
-"""Users, their server-side sessions, API tokens and the cases investigators are assigned."""
+"""Users, their sessions, API tokens, the throttle store and investigators' cases."""
 
 from __future__ import annotations
 
@@ -31,10 +31,19 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The TOTP secret, encrypted with a key derived from the application's secret key.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)  # a code is accepted once
+
+    @property
+    def has_two_factor(self) -> bool:
+        """True once a TOTP authenticator is enrolled and confirmed."""
+        return self.totp_confirmed_at is not None
 
     @property
     def display_name(self) -> str:
@@ -69,6 +78,28 @@ class ApiToken(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship()
+
+    def state(self, now: datetime) -> str:
+        """'active', 'revoked' or 'expired'."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expires_at <= now else "active"
+
+
+class Throttle(db.Model):
+    """One counter of the shared throttle store (every worker process reads the same rows).
+
+    Login back-off keys count failures and hold the time before which the next attempt is
+    refused; rate-limit keys count hits in a window that starts at ``window_start``.
+    """
+
+    __tablename__ = "throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

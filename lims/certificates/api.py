@@ -10,7 +10,7 @@ from lims.auth.access import login_required, require
 from lims.certificates import services
 from lims.certificates.forms import AmendForm, VerifyForm, VerifyRequest, WithdrawForm
 from lims.certificates.services import approve_and_issue
-from lims.certificates.views import pdf_download, requested_case
+from lims.certificates.views import limit_verifications, pdf_download, requested_case
 from lims.findings.api import FINDING, FINDING_ID, finding_json
 from lims.findings.forms import ReviewForm
 from lims.findings.services import get_finding, return_finding
@@ -85,14 +85,15 @@ def withdraw(number: str):
     """Withdraw without replacement (`reason`, `password`)."""
     found = services.get_certificate(g.user, number)
     form = http.validate(WithdrawForm, http.json_body())
-    http.commit(lambda: services.withdraw(g.user, found, form.password.data, form.reason.data))
+    http.commit(lambda: services.withdraw(g.user, found, form.password.data, form.reason.data,
+                                          form.code.data or ""))
     return jsonify(certificate_json(found))
 
 
 @bp.route("/verify", methods=["POST"])
 def verify():
     """Public: verify a PDF (multipart `file`) or a token (JSON or form `token`)."""
-    services.check_verify_rate(request.remote_addr)
+    limit_verifications()
     if request.is_json:
         result = services.verify_token(http.validate(VerifyRequest, http.json_body()).token.data)
     else:
@@ -111,9 +112,10 @@ def review(finding_id: int):
     form = http.validate(ReviewForm, http.json_body())
     if form.decision.data == "return":
         http.commit(lambda: return_finding(g.user, finding, form.password.data,
-                                           form.reason.data or ""))
+                                           form.reason.data or "", form.code.data or ""))
         return jsonify(finding_json(finding))
-    certificate = http.commit(lambda: approve_and_issue(g.user, finding, form.password.data))
+    certificate = http.commit(lambda: approve_and_issue(g.user, finding, form.password.data,
+                                                        form.code.data or ""))
     return jsonify({**finding_json(finding), "certificate": certificate.number})
 
 

@@ -7,6 +7,8 @@ from flask_wtf.file import FileField
 from wtforms import Form, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from lims.auth.forms import signer_code_field
+
 
 class AmendForm(FlaskForm):
     """Open an amendment: the reason goes into the new certificate."""
@@ -25,6 +27,7 @@ class WithdrawForm(FlaskForm):
     password = PasswordField("Your password", validators=[
         DataRequired("Enter your password to sign the withdrawal.")],
         render_kw={"autocomplete": "current-password"})
+    code = signer_code_field()
 
 
 class VerifyForm(FlaskForm):

@@ -15,12 +15,9 @@ import io
 import json
 import re
 import secrets
-import threading
-import time
 import zipfile
-from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from cryptography import x509
 from flask import current_app, has_request_context, render_template, request
@@ -29,17 +26,17 @@ from sqlalchemy import select
 
 from lims.audit.export import audit_extract_csv, audit_extract_pdf
 from lims.audit.services import canonical_json, record
+from lims.auth import throttle
 from lims.auth.access import can, require, visible_to
 from lims.auth.models import User
-from lims.auth.services import confirm_password
 from lims.barcodes import qr_png
 from lims.certificates.models import Certificate, CertificateRevision
 from lims.certificates.snapshot import FORMATTERS, build_snapshot, freeze
 from lims.config import Settings
 from lims.custody.export import custody_log_csv, custody_log_pdf
 from lims.db import db, utcnow
-from lims.errors import Conflict, Invalid, NotFound, TooManyAttempts
-from lims.esign.services import signatures_for
+from lims.errors import Conflict, Invalid, NotFound
+from lims.esign.services import confirm_signer, signatures_for
 from lims.failpoints import failpoint
 from lims.files import file_store
 from lims.findings.models import Finding
@@ -219,9 +216,10 @@ def issue_certificate(actor: User, finding: Finding) -> Certificate:
     return certificate
 
 
-def approve_and_issue(reviewer: User, finding: Finding, password: str) -> Certificate:
+def approve_and_issue(reviewer: User, finding: Finding, password: str,
+                      code: str = "") -> Certificate:
     """Approve the finding (reviewed + approved signatures), then issue its certificate."""
-    approve(reviewer, finding, password)
+    approve(reviewer, finding, password, code)
     return issue_certificate(reviewer, finding)
 
 
@@ -245,11 +243,12 @@ def amend(actor: User, certificate: Certificate, reason: str):
     return finding
 
 
-def withdraw(actor: User, certificate: Certificate, password: str, reason: str) -> None:
+def withdraw(actor: User, certificate: Certificate, password: str, reason: str,
+             code: str = "") -> None:
     """Withdraw an issued certificate without replacement (password and reason, audited)."""
     require(actor, "certificate.withdraw")
     reason = _change_reason(certificate, reason, "withdrawal", "withdrawn")
-    confirm_password(actor, password)
+    confirm_signer(actor, password, code)
     record(actor, "certificate_withdrawn", "certificate", certificate.number, field="status",
            old=certificate.status, new="withdrawn", reason=reason, **_subject(certificate))
     certificate.status = "withdrawn"
@@ -411,20 +410,12 @@ def _registered(certificate: Certificate, digest: str | None = None) -> VerifyRe
 
 
 def check_verify_rate(client: str | None) -> None:
-    """At most VERIFY_PER_MINUTE verifications a minute from one client address (429 beyond)."""
-    state = current_app.extensions.setdefault("lims_verify_rate", {"lock": threading.Lock(),
-                                                                   "seen": {}})
-    now = time.monotonic()
-    with state["lock"]:
-        seen = state["seen"].setdefault(client or "-", deque())
-        while seen and now - seen[0] > 60:
-            seen.popleft()
-        if len(seen) >= VERIFY_PER_MINUTE:
-            raise TooManyAttempts("Too many verifications from this address; wait a minute.")
-        seen.append(now)
-        if len(state["seen"]) > 10_000:  # forget idle clients so memory stays bounded
-            for key in [k for k, v in state["seen"].items() if not v or now - v[-1] > 60]:
-                del state["seen"][key]
+    """At most VERIFY_PER_MINUTE verifications a minute from one client address (429 beyond).
+
+    Counted on the shared throttle store, so the limit holds across all worker processes.
+    """
+    throttle.hit(f"verify:{(client or '-')[:150]}", VERIFY_PER_MINUTE, timedelta(minutes=1),
+                 "Too many verifications from this address; wait a minute.")
 
 
 def verify_token(token: str) -> VerifyResult:

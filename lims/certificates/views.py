@@ -12,7 +12,7 @@ from lims.findings.forms import ReviewForm
 from lims.findings.pages import review_context
 from lims.findings.reading import check_reviewer, get_finding
 from lims.findings.workflow import return_finding
-from lims.forms import attempt, committed, form_status
+from lims.forms import attempt, committed, form_status, run
 from lims.intake.models import Case
 from lims.intake.services import get_case
 
@@ -94,7 +94,7 @@ def withdraw(number: str):
     form = WithdrawForm()
     # A wrong password keeps its counted attempt (lockout): the refusal keeps its writes.
     if form.validate_on_submit() and attempt(form, lambda: services.withdraw(
-            g.user, found, form.password.data, form.reason.data)).ok:
+            g.user, found, form.password.data, form.reason.data, form.code.data or "")).ok:
         flash(f"Certificate {found.number} is withdrawn.")
         return redirect(url_for("certificates.certificate", number=found.number))
     return _page(found, withdraw_form=form)
@@ -110,8 +110,9 @@ def review(finding_id: int):
     if form.validate_on_submit():
         returning = form.decision.data == "return"
         done = attempt(form, lambda: return_finding(
-            g.user, finding, form.password.data, form.reason.data) if returning
-            else services.approve_and_issue(g.user, finding, form.password.data),
+            g.user, finding, form.password.data, form.reason.data, form.code.data or "")
+            if returning else services.approve_and_issue(g.user, finding, form.password.data,
+                                                         form.code.data or ""),
             refusals=Invalid)
         if done.ok and returning:
             flash(f"Finding {finding.id} returned to {finding.author.full_name}.")
@@ -139,13 +140,20 @@ def _verify_page(form: VerifyForm, result=None):
         status if form.errors == {} else 422
 
 
+def limit_verifications() -> None:
+    """Count this verification on the shared store (committed at once); 429 past the limit."""
+    refused = run(lambda: services.check_verify_rate(request.remote_addr)).error
+    if refused is not None:
+        raise refused
+
+
 @bp.route("/verify", methods=["GET", "POST"])
 def verify():
     """Public: check a verification code or an uploaded PDF (no login, CSRF, rate-limited)."""
     form = VerifyForm()
     if not form.validate_on_submit():
         return _verify_page(form)
-    services.check_verify_rate(request.remote_addr)
+    limit_verifications()
     if form.file.data:
         result = services.verify_upload(form.file.data.read())
     else:
@@ -156,6 +164,6 @@ def verify():
 @bp.route("/verify/<token>")
 def verify_token(token: str):
     """Public: the page a certificate's QR code opens."""
-    services.check_verify_rate(request.remote_addr)
+    limit_verifications()
     form = VerifyForm(formdata=None, token=token)
     return _verify_page(form, services.verify_token(token))

@@ -8,20 +8,26 @@ from sqlalchemy import select
 
 from lims.audit.services import record
 from lims.auth.models import User
-from lims.auth.services import confirm_password
+from lims.auth.services import confirm_code, confirm_password
 from lims.db import db, utcnow
 from lims.errors import Invalid
 from lims.esign.models import MEANINGS, Signature
 
 
-def sign(actor: User, password: str, *, meaning: str, subject_type: str, subject_id: str,
-         content_sha256: str, reason: str | None = None, case_id: int | None = None,
-         sample_id: int | None = None) -> Signature:
-    """Confirm the signer's password, then store the signature and audit it.
+def confirm_signer(actor: User, password: str, code: str = "") -> None:
+    """Re-authenticate a signer: the password, and the authenticator code when enrolled.
 
-    A wrong password raises ``ReauthFailed`` before anything but the failed attempt is written.
+    A wrong one raises ``ReauthFailed`` before anything but the failed attempt is written.
     """
     confirm_password(actor, password)
+    confirm_code(actor, code)
+
+
+def sign(actor: User, password: str, *, meaning: str, subject_type: str, subject_id: str,
+         content_sha256: str, reason: str | None = None, case_id: int | None = None,
+         sample_id: int | None = None, code: str = "") -> Signature:
+    """Confirm the signer (password and code), then store the signature and audit it."""
+    confirm_signer(actor, password, code)
     return record_signature(actor, meaning=meaning, subject_type=subject_type,
                             subject_id=subject_id, content_sha256=content_sha256, reason=reason,
                             case_id=case_id, sample_id=sample_id)

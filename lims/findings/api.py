@@ -93,7 +93,8 @@ def submit(finding_id: int):
     require(g.user, "finding.edit")
     finding = services.get_finding(g.user, finding_id)
     form = http.validate(SubmitFindingForm, http.json_body())
-    signature = http.commit(lambda: services.submit(g.user, finding, form.password.data))
+    signature = http.commit(lambda: services.submit(g.user, finding, form.password.data,
+                                                    form.code.data or ""))
     return jsonify({**finding_json(finding), "signature": signature_json(signature)})
 
 

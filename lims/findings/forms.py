@@ -25,6 +25,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from lims.auth.forms import signer_code_field
 from lims.findings.models import RESULT_LABELS
 from lims.findings.sampling import INTERVALS, METHODS
 from lims.findings.scheme import TECHNIQUES
@@ -284,6 +285,7 @@ class SubmitFindingForm(FlaskForm):
 
     password = PasswordField("Your password", validators=[DataRequired()],
                              description="Signing asks for your password again.")
+    code = signer_code_field()
 
 
 class ReviewForm(FlaskForm):
@@ -296,3 +298,4 @@ class ReviewForm(FlaskForm):
                            description="Required when you return the finding.")
     password = PasswordField("Your password", validators=[DataRequired()],
                              description="Signing asks for your password again.")
+    code = signer_code_field()

@@ -258,7 +258,8 @@ def submit(finding_id: int):
         return refused
     form = SubmitFindingForm()
     if form.validate_on_submit() and _attempt(
-            form, lambda: workflow.submit(g.user, finding, form.password.data)).ok:
+            form, lambda: workflow.submit(g.user, finding, form.password.data,
+                                          form.code.data or "")).ok:
         flash(f"Finding {finding.id} signed as performed and submitted for review.")
         return _back_to(finding)
     return render_template("findings/submit.html", form=form, **page_context(g.user, finding)), \

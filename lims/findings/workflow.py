@@ -13,12 +13,11 @@ from sqlalchemy import func, or_, select
 
 from lims.audit.services import record, record_changes
 from lims.auth.models import User
-from lims.auth.services import confirm_password
 from lims.custody.services import ensure_unblocked
 from lims.db import db, utcnow
 from lims.errors import Conflict, Forbidden, Invalid, NotFound
 from lims.esign.models import Signature
-from lims.esign.services import record_signature
+from lims.esign.services import confirm_signer, record_signature
 from lims.findings.models import EDITABLE, Finding, FindingSubstance, FindingTechnique
 from lims.findings.quantities import (
     SAMPLING_FIELDS,
@@ -254,7 +253,7 @@ def _sign(actor: User, finding: Finding, meaning: str, digest: str) -> Signature
                             **audit_subject(finding))
 
 
-def submit(actor: User, finding: Finding, password: str) -> Signature:
+def submit(actor: User, finding: Finding, password: str, code: str = "") -> Signature:
     """The author signs the finding as performed; an identification must pass the gate."""
     if finding.status not in EDITABLE:
         raise Conflict(f"Finding {finding.id} is {finding.status}; it cannot be submitted.")
@@ -265,21 +264,22 @@ def submit(actor: User, finding: Finding, password: str) -> Signature:
     problems = readiness(finding)
     if problems:
         raise Invalid(" ".join(message for _, message in problems), problems[0][0])
-    confirm_password(actor, password)  # before any write: a wrong password writes nothing else
+    confirm_signer(actor, password, code)  # before any write: a wrong one writes nothing else
     finding.submitted_at = utcnow()
     finding.reviewed_by, finding.reviewed_at = None, None
     _set_status(actor, finding, "submitted")
     return _sign(actor, finding, "performed", finding_sha256(finding))
 
 
-def approve(actor: User, finding: Finding, password: str) -> tuple[Signature, Signature]:
+def approve(actor: User, finding: Finding, password: str,
+            code: str = "") -> tuple[Signature, Signature]:
     """A second person signs the finding as reviewed and approved over the same hash."""
     check_reviewer(actor, finding)
     ensure_unblocked(finding.sample)
     problems = readiness(finding)
     if problems:
         raise Invalid(" ".join(message for _, message in problems), problems[0][0])
-    confirm_password(actor, password)
+    confirm_signer(actor, password, code)
     digest = finding_sha256(finding)
     signed = (_sign(actor, finding, "reviewed", digest), _sign(actor, finding, "approved", digest))
     finding.reviewed_by, finding.reviewed_at = actor, utcnow()
@@ -295,13 +295,14 @@ def approve(actor: User, finding: Finding, password: str) -> tuple[Signature, Si
     return signed
 
 
-def return_finding(actor: User, finding: Finding, password: str, reason: str) -> None:
+def return_finding(actor: User, finding: Finding, password: str, reason: str,
+                   code: str = "") -> None:
     """A reviewer sends the finding back to its author with the reason."""
     check_reviewer(actor, finding)
     reason = (reason or "").strip()
     if not reason:
         raise Invalid("Give the reason for returning the finding to its author.", "reason")
-    confirm_password(actor, password)
+    confirm_signer(actor, password, code)
     finding.reviewed_by, finding.reviewed_at = actor, utcnow()
     finding.return_reason = reason
     _set_status(actor, finding, "returned", reason=reason)

@@ -201,9 +201,9 @@ def test_api_entries_carry_the_request_id_and_client_address(app, client, api, a
 def test_client_sent_timestamps_are_ignored(app, client, api, api_token, tech, password,
                                             make_user):
     make_user("chemist", "chem")
-    tech_api = api(client, api_token("tech"))
     forged = "2001-02-03T04:05:06Z"
     with time_machine.travel(MOMENT, tick=False):
+        tech_api = api(client, api_token("tech"))  # API tokens expire: made at that moment
         number = tech_api.post("/cases", json={
             "customs_office": "BG001000", "officer_name": "Insp. Dimov", "questions": "?",
             "received_at": forged, "recorded_at": forged, "created_at": forged}).json[

@@ -1,15 +1,16 @@
 """Chain-of-custody rules, through the services and through the API."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
 from sqlalchemy import func, select
 
 from lims.audit.models import AuditEntry
-from lims.auth.models import User
+from lims.auth.models import Throttle, User
 from lims.auth.services import ReauthFailed
+from lims.auth.throttle import account_key, address_key
 from lims.custody.models import CustodyEvent
 from lims.custody.services import (
     Party,
@@ -110,7 +111,9 @@ def test_a_wrong_receiver_password_writes_no_event_but_counts_the_failure(lab):
     with pytest.raises(ReauthFailed):
         hand(lab, lab.tech, "user:chem", receiver_password="still wrong", commit=False)
     db.session.commit()
-    assert db.session.get(User, lab.chem.id).failed_logins == 1
+    # Counted against the submitter's address, never against the receiver's account.
+    assert db.session.get(Throttle, address_key()).count == 1
+    assert db.session.get(Throttle, account_key("chem")) is None
     assert len(events_of(lab.sample)) == 1
     assert holder_of(lab.sample).key == "user:tech"
     assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
@@ -428,13 +431,13 @@ def test_api_wrong_receiver_password_counts_the_failure(app, desk):
     assert response.status_code == 422 and response.json["field"] == "receiver_password"
     assert holder(desk) == "user:tech"
     with app.app_context():
-        chem = db.session.scalar(select(User).where(User.username == "chem"))
-        assert chem.failed_logins == 1
+        assert db.session.get(Throttle, address_key("127.0.0.1")).count == 1
+        assert db.session.get(Throttle, account_key("chem")) is None
         assert db.session.scalar(select(func.count()).select_from(CustodyEvent)) == 1
 
 
 def test_api_client_times_are_ignored(app, desk, password):
-    moment = datetime(2031, 5, 5, 8, 30, tzinfo=UTC)
+    moment = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)  # tokens are live
     with time_machine.travel(moment, tick=False):
         response = post_custody(desk, "tech", **{
             "from": "user:tech", "to": "user:chem", "receiver_password": password,

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from lims.audit.models import AuditEntry
+from lims.auth.models import Throttle
 from lims.auth.services import ReauthFailed, get_user
+from lims.auth.throttle import address_key
 from lims.db import db
 from lims.errors import Invalid
 from lims.esign import services
 from lims.esign.models import Signature
+from tests.auth.test_two_factor import enrol
 
 PASSWORD = "correct horse battery staple"
 DIGEST = "ab" * 32
@@ -25,7 +29,7 @@ def test_a_wrong_password_signs_nothing_and_counts_as_a_failure(app_ctx, make_us
         services.sign(user, "wrong password", meaning="reviewed", subject_type="finding",
                       subject_id="1", content_sha256=DIGEST)
     assert db.session.scalar(select(func.count(Signature.id))) == 0
-    assert user.failed_logins == 1
+    assert db.session.get(Throttle, address_key()).count == 1
     assert db.session.scalar(select(AuditEntry.action).order_by(AuditEntry.seq.desc())
                              .limit(1)) == "reauth_failed"
 
@@ -64,3 +68,20 @@ def test_signatures_of_a_record_come_oldest_first_and_meanings_are_checked(app_c
     assert [s.meaning for s in services.signatures_for("certificate", "C-1")] == [
         "performed", "reviewed"]
     assert services.signatures_for("certificate", "C-2") == []
+
+
+def test_an_enrolled_author_signs_a_finding_with_password_and_code(app, login, lab,
+                                                                   make_finding, password):
+    finding_id = make_finding()
+    author = app.test_client()
+    login(author, lab["chem"].username)
+    authenticator = enrol(author)
+    url = f"/findings/{finding_id}/submit"
+    page = author.get(url).get_data(as_text=True)
+    assert "Authenticator code" in page
+    refused = author.post(url, data={"password": password})
+    assert refused.status_code == 422
+    assert "The authenticator code is not correct" in refused.get_data(as_text=True)
+    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=30), tick=False):
+        done = author.post(url, data={"password": password, "code": authenticator.now()})
+    assert done.status_code == 302, done.get_data(as_text=True)
