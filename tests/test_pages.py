@@ -110,7 +110,7 @@ def test_every_form_post_without_csrf_token_is_refused(app, client, world, login
     assert client.post("/login", data={"username": "tech1", "password": "x" * 12}
                        ).status_code == 400  # no token: refused before the password is read
     assert client.post("/login", data={"username": "tech1", "password": "x" * 12,
-                                       "csrf_token": token}).status_code == 401
+                                       "csrf_token": token}).status_code == 422
     response = client.post("/login", data={"username": "tech1", "csrf_token": token,
                                            "password": "correct horse battery staple"})
     assert response.status_code == 302

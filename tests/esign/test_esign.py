@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
-import time_machine
 from sqlalchemy import func, select
 
 from lims.audit.models import AuditEntry
@@ -16,7 +15,6 @@ from lims.db import db
 from lims.errors import Invalid
 from lims.esign import services
 from lims.esign.models import Signature
-from tests.auth.test_two_factor import enrol
 
 PASSWORD = "correct horse battery staple"
 DIGEST = "ab" * 32
@@ -68,20 +66,3 @@ def test_signatures_of_a_record_come_oldest_first_and_meanings_are_checked(app_c
     assert [s.meaning for s in services.signatures_for("certificate", "C-1")] == [
         "performed", "reviewed"]
     assert services.signatures_for("certificate", "C-2") == []
-
-
-def test_an_enrolled_author_signs_a_finding_with_password_and_code(app, login, lab,
-                                                                   make_finding, password):
-    finding_id = make_finding()
-    author = app.test_client()
-    login(author, lab["chem"].username)
-    authenticator = enrol(author)
-    url = f"/findings/{finding_id}/submit"
-    page = author.get(url).get_data(as_text=True)
-    assert "Authenticator code" in page
-    refused = author.post(url, data={"password": password})
-    assert refused.status_code == 422
-    assert "The authenticator code is not correct" in refused.get_data(as_text=True)
-    with time_machine.travel(datetime.now(UTC) + timedelta(seconds=30), tick=False):
-        done = author.post(url, data={"password": password, "code": authenticator.now()})
-    assert done.status_code == 302, done.get_data(as_text=True)
