@@ -41,6 +41,11 @@ def _raw_client(endpoint: str):
                         config=Config(s3={"addressing_style": "path"}))
 
 
+def _bucket_keys(endpoint: str, prefix: str) -> list[str]:
+    listed = _raw_client(endpoint).list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return sorted(item["Key"].removeprefix(prefix) for item in listed.get("Contents", []))
+
+
 @contextmanager
 def running_seaweedfs(folder: Path):
     """Start `weed server -s3` (master, volume, filer, S3 gateway) on free ports; yield its URL."""
@@ -133,8 +138,7 @@ def _backend(request, tmp_path: Path, *, staging: bool) -> Backend:
     raw = _raw_client(endpoint)
 
     def keys() -> list[str]:
-        listed = raw.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
-        return sorted(item["Key"].rsplit("/", 1)[-1] for item in listed)
+        return [key.rsplit("/", 1)[-1] for key in _bucket_keys(endpoint, prefix)]
 
     def tamper(digest: str, data: bytes) -> None:
         raw.put_object(Bucket=BUCKET, Key=f"{prefix}{digest[:2]}/{digest[2:4]}/{digest}",
@@ -212,14 +216,23 @@ def settings(settings, s3_endpoint, s3_prefix):
                                s3_secret_key=SECRET_KEY, s3_prefix=s3_prefix)
 
 
-def test_the_app_on_s3_keeps_raw_files_in_the_bucket(app, client, make_user, make_case,
-                                                     make_samples, api, api_token, s3_endpoint,
-                                                     s3_prefix):
+@pytest.fixture
+def chemist_sample(make_user, make_case, make_samples):
+    """A chemist chem1 and the lab number of one registered sample."""
     make_user("chemist", username="chem1")
     technician = make_user("technician", username="tech1")
-    [sample] = make_samples(technician, make_case(technician), 1)
+    return make_samples(technician, make_case(technician), 1)[0].lab_number
+
+
+def _nothing_local(app) -> bool:
+    data_dir = app.config["LIMS"].data_dir
+    return not [p for folder in ("files", "staging") for p in (data_dir / folder).rglob("*")]
+
+
+def test_the_app_on_s3_keeps_raw_files_in_the_bucket(app, client, chemist_sample, api, api_token,
+                                                     s3_endpoint, s3_prefix):
     chem = api(client, api_token("chem1"))
-    uploaded = chem.post(f"samples/{sample.lab_number}/measurements",
+    uploaded = chem.post(f"samples/{chemist_sample}/measurements",
                          data={"file": (io.BytesIO(JCAMP), "ir_small.jdx")},
                          content_type="multipart/form-data")
     assert uploaded.status_code == 201, uploaded.get_json()
@@ -227,8 +240,26 @@ def test_the_app_on_s3_keeps_raw_files_in_the_bucket(app, client, make_user, mak
 
     raw = chem.get(f"measurements/{uploaded.get_json()['measurement_id']}/raw")
     assert raw.status_code == 200 and raw.data == JCAMP
+    assert _bucket_keys(s3_endpoint, s3_prefix) == [f"files/{digest[:2]}/{digest[2:4]}/{digest}"]
     stored = _raw_client(s3_endpoint).get_object(
         Bucket=BUCKET, Key=f"{s3_prefix}files/{digest[:2]}/{digest[2:4]}/{digest}")
     assert stored["Body"].read() == JCAMP
-    data_dir = app.config["LIMS"].data_dir
-    assert not [p for folder in ("files", "staging") for p in (data_dir / folder).rglob("*")]
+    assert _nothing_local(app)
+
+
+def test_a_previewed_upload_waits_in_the_bucket_until_accepted(app, client, chemist_sample, login,
+                                                                s3_endpoint, s3_prefix):
+    login(client, "chem1")
+    digest = hashlib.sha256(JCAMP).hexdigest()
+    preview = client.post(f"/samples/{chemist_sample}/measurements/new",
+                          data={"file": (io.BytesIO(JCAMP), "ir_small.jdx")},
+                          content_type="multipart/form-data")
+    assert preview.status_code == 200 and digest in preview.get_data(as_text=True)
+    key = f"{digest[:2]}/{digest[2:4]}/{digest}"
+    assert _bucket_keys(s3_endpoint, s3_prefix) == [f"staging/{key}"]
+
+    done = client.post(f"/samples/{chemist_sample}/measurements/decide", data={
+        "sha256": digest, "filename": "ir_small.jdx", "adapter": "", "decision": "accept"})
+    assert done.status_code == 302
+    assert _bucket_keys(s3_endpoint, s3_prefix) == [f"files/{key}"]
+    assert _nothing_local(app)
