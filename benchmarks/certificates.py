@@ -38,6 +38,7 @@ from lims.certificates.snapshot import build_snapshot, freeze  # noqa: E402
 from lims.config import load_settings  # noqa: E402
 from lims.db import db, utcnow  # noqa: E402
 from lims.findings.models import Finding  # noqa: E402
+from lims.intake.services import create_case, register_samples  # noqa: E402
 from lims.pdf import render_pdf  # noqa: E402
 from tests.certificates.helpers import (  # noqa: E402
     accepted_hit,
@@ -65,8 +66,6 @@ def make_app(data_dir: Path):
 
 def prepare(app, count: int) -> tuple[list[int], str]:
     """count approved findings, each on its own item; returns their ids and the reviewer."""
-    from lims.intake.services import create_case, register_samples
-
     with app.app_context():
         upgrade()
         tech = new_user("technician", "Tanya Petrova")

@@ -1,4 +1,4 @@
-"""Library-search benchmark: lims.search.index against matchms and scipy, in the same run.
+"""Library-search benchmark: libsearch.index against matchms and scipy, in the same run.
 
 Not a test: it prints markdown tables and writes benchmarks/results/search.json.
 benchmarks/run search runs it; by hand:
@@ -32,7 +32,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # matchms's progress bars
 import numpy as np  # noqa: E402
 from scipy.spatial.distance import cdist  # noqa: E402
 
-from lims.search.index import LibraryIndex, build_index, open_index  # noqa: E402
+from libsearch.index import LibraryIndex, build_index, open_index  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 SEED = 2026

@@ -27,11 +27,19 @@ import time
 from pathlib import Path
 
 import numpy as np
+from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from lims import create_app
+from lims.auth.models import User
+from lims.auth.services import create_api_token
 from lims.config import load_settings
 from lims.db import db
+from lims.demo import seed
+from lims.intake.models import Sample
+from lims.library.services import import_library
+from lims.measurements.models import SpectrumRecord
+from lims.measurements.services import import_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from search import IR_AXIS, SEED, ei_library, ir_library  # noqa: E402
@@ -73,20 +81,10 @@ def msp_library(entries) -> bytes:
 
 def prepare(data_dir: Path, size: int) -> tuple:
     """Seed the demo, import both libraries, upload an MS query; return app, ids and token."""
-    from lims.auth.models import User
-    from lims.auth.services import create_api_token
-    from lims.demo import seed
-    from lims.intake.models import Sample
-    from lims.library.services import import_library
-    from lims.measurements.models import SpectrumRecord
-    from lims.measurements.services import import_file
-
     settings = load_settings(data_dir=data_dir, secret_key="s" * 48,
                              lab_address="Benchmark laboratory, 1 Example Street")
     app = create_app(settings)
     with app.app_context():
-        from flask_migrate import upgrade
-
         upgrade(directory=str(Path(__file__).resolve().parents[1] / "lims" / "migrations"))
         seed()
         chem = db.session.scalar(db.select(User).where(User.username == "chem"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -10,9 +11,23 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import upgrade
+from gunicorn.app.base import BaseApplication
 
 from lims import create_app
+from lims.audit.services import verify_chain
+from lims.auth.services import create_api_token, create_user, get_user, set_active
+from lims.backup import backup, restore
+from lims.certificates.services import archive_certificate, certificates_to_archive
 from lims.db import db
+from lims.demo import DEMO_LAB_ADDRESS, DEMO_USERS, demo_certificates, seed
+from lims.errors import DomainError
+from lims.intake.services import create_location
+from lims.library.services import get_library_by_name, import_library, list_libraries
+from lims.measurements.services import get_instrument
+from lims.measurements.watch import process_folder
+from lims.search import services as searches
+from lims.signing import export_ca, init_keys
 
 
 def _password(prompt: str) -> str:
@@ -44,9 +59,6 @@ def user():
 @with_appcontext
 def user_create(username: str, role: str, full_name: str):
     """Create an account; the password is read from stdin or a prompt."""
-    from lims.auth.services import create_user
-    from lims.errors import DomainError
-
     try:
         created = create_user(None, username, full_name or username, role,
                               _password("Password"))
@@ -62,9 +74,6 @@ def user_create(username: str, role: str, full_name: str):
 @with_appcontext
 def user_disable(username: str, reason: str):
     """Disable an account and end its sessions and tokens at once."""
-    from lims.auth.services import get_user, set_active
-    from lims.errors import DomainError
-
     try:
         set_active(None, get_user(username), False, reason)
     except DomainError as error:
@@ -84,9 +93,6 @@ def token():
 @with_appcontext
 def token_create(username: str, label: str):
     """Print a new API token for a user once; only its hash is stored."""
-    from lims.auth.services import create_api_token, get_user
-    from lims.errors import DomainError
-
     try:
         value = create_api_token(None, get_user(username), label)
     except DomainError as error:
@@ -104,8 +110,6 @@ def audit():
 @with_appcontext
 def audit_verify():
     """Recompute the hash chain; exit 1 naming the first bad entry."""
-    from lims.audit.services import verify_chain
-
     report = verify_chain()
     if report.ok:
         click.echo(f"audit chain intact: {report.checked} entries")
@@ -125,9 +129,6 @@ def location():
 @with_appcontext
 def location_create(code: str, name: str):
     """Add a storage location."""
-    from lims.errors import DomainError
-    from lims.intake.services import create_location
-
     try:
         loc = create_location(None, code, name)
     except DomainError as error:
@@ -152,10 +153,6 @@ def library():
 def library_import(file: Path, name: str, version_: str, adapter: str | None,
                    description: str, username: str | None):
     """Import a reference library file and build its search index."""
-    from lims.auth.services import get_user
-    from lims.errors import DomainError
-    from lims.library.services import import_library
-
     def progress(done: int, total: int, phase: str) -> None:
         click.echo(f"{phase}: {done}/{total}", err=True)
 
@@ -175,8 +172,6 @@ def library_import(file: Path, name: str, version_: str, adapter: str | None,
 @with_appcontext
 def library_list():
     """List the imported libraries."""
-    from lims.library.services import list_libraries
-
     for lib in list_libraries():
         click.echo(f"{lib.id:>4}  {lib.name} {lib.version}  {lib.kind}/{lib.technique}  "
                    f"{lib.entry_count} entries  {'approved' if lib.approved else 'NOT approved'}"
@@ -192,11 +187,6 @@ def library_list():
 @with_appcontext
 def watch(directory: Path, instrument_name: str, username: str, once: bool, interval: float):
     """Import files dropped by an instrument PC into DIRECTORY (done/ and failed/ beside)."""
-    from lims.auth.services import get_user
-    from lims.errors import DomainError
-    from lims.measurements.services import get_instrument
-    from lims.measurements.watch import process_folder
-
     try:
         instrument = get_instrument(instrument_name)
         actor = get_user(username)
@@ -216,8 +206,6 @@ def watch(directory: Path, instrument_name: str, username: str, once: bool, inte
 
 def _serve(host: str, port: int, workers: int, settings=None) -> None:
     """Run gunicorn in this process; every worker builds its own application."""
-    from gunicorn.app.base import BaseApplication
-
     class Server(BaseApplication):
         def load_config(self):
             for key, value in {"bind": f"{host}:{port}", "workers": workers,
@@ -248,10 +236,6 @@ def serve(host: str, port: int, workers: int):
 @with_appcontext
 def demo(host: str, port: int, seed_only: bool):
     """Create the data folder, migrate, seed demo data, print the logins and serve."""
-    from flask_migrate import upgrade
-
-    from lims.demo import DEMO_LAB_ADDRESS, DEMO_USERS, demo_certificates, seed
-
     # A demo laboratory prints a demo address and QR codes that point at this server.
     settings = dataclasses.replace(
         current_app.config["LIMS"],
@@ -289,9 +273,6 @@ def keys():
 @with_appcontext
 def keys_init(lab_name: str | None, force: bool):
     """Create a demo root CA and the laboratory's signing key and certificate."""
-    from lims.errors import DomainError
-    from lims.signing import init_keys
-
     settings = current_app.config["LIMS"]
     try:
         info = init_keys(settings, lab_name=lab_name or settings.lab_name, force=force)
@@ -307,9 +288,6 @@ def keys_init(lab_name: str | None, force: bool):
 @with_appcontext
 def keys_export_ca(path: Path):
     """Write the CA certificate that verifiers must trust to PATH (PEM)."""
-    from lims.errors import DomainError
-    from lims.signing import export_ca
-
     try:
         export_ca(current_app.config["LIMS"], path)
     except DomainError as error:
@@ -332,12 +310,6 @@ def keys_export_ca(path: Path):
 def search_command(file: Path, library_name: str, library_version: str | None,
                    algorithm: str | None, top: int, adapter: str | None, as_json: bool):
     """Search the first spectrum of an instrument file against a library (nothing stored)."""
-    import json
-
-    from lims.errors import DomainError
-    from lims.library.services import get_library_by_name
-    from lims.search import services as searches
-
     try:
         library_row = get_library_by_name(library_name, library_version)
         chosen = algorithm or searches.default_algorithm(library_row.kind)
@@ -363,9 +335,6 @@ def search_command(file: Path, library_name: str, library_version: str | None,
 @with_appcontext
 def backup_command(path: Path):
     """Write a consistent snapshot (database, file store, journal, keys) with a manifest."""
-    from lims.backup import backup
-    from lims.errors import DomainError
-
     db.session.remove()  # no transaction of ours may hold SQLite's lock during the snapshot
     try:
         report = backup(current_app.config["LIMS"], path)
@@ -380,9 +349,6 @@ def backup_command(path: Path):
 @with_appcontext
 def restore_command(path: Path):
     """Check a backup against its manifest and restore it into an empty data folder."""
-    from lims.backup import restore
-    from lims.errors import DomainError
-
     db.session.remove()
     try:
         report = restore(current_app.config["LIMS"], path)
@@ -404,9 +370,6 @@ def certificates_group():
 @with_appcontext
 def certificates_archive(renew: bool):
     """Add PAdES B-LTA document time-stamps (LIMS_TSA_URL) to issued certificates."""
-    from lims.certificates.services import archive_certificate, certificates_to_archive
-    from lims.errors import DomainError
-
     done = 0
     for certificate in certificates_to_archive(renew):
         try:

@@ -10,8 +10,11 @@ from sqlalchemy import select
 
 from lims.auth.models import User
 from lims.auth.services import create_user, get_user
+from lims.certificates.models import Certificate
+from lims.certificates.services import approve_and_issue
 from lims.custody.services import Party, transfer
 from lims.db import db, utcnow
+from lims.findings import services as findings
 from lims.intake.models import Sample
 from lims.intake.services import (
     create_case,
@@ -27,7 +30,11 @@ from lims.library.demo import (
     noisy_cocaine_absorbance,
     seed_demo_libraries,
 )
+from lims.library.services import get_library_by_name
 from lims.measurements.services import create_instrument, import_file
+from lims.processing import Recipe
+from lims.search.services import decide_hit, run_search
+from lims.signing import init_keys
 
 
 def demo_ei_msp(title: str) -> bytes:
@@ -50,8 +57,6 @@ def demo_ir_jcamp(title: str) -> bytes:
 
 def demo_certificates() -> list[tuple[str, str]]:
     """(certificate number, lab number) of the issued certificates, for the demo's welcome."""
-    from lims.certificates.models import Certificate
-
     rows = db.session.execute(select(Certificate.number, Sample.lab_number)
                               .join(Sample, Sample.id == Certificate.sample_id)
                               .order_by(Certificate.id))
@@ -60,13 +65,6 @@ def demo_certificates() -> list[tuple[str, str]]:
 
 def _identify_and_certify(users: dict, brick, vial, infrared, mass) -> None:
     """The whole journey for one brick: searches, accepted hits, finding, review, certificate."""
-    from lims.certificates.services import approve_and_issue
-    from lims.findings import services as findings
-    from lims.library.services import get_library_by_name
-    from lims.search.services import decide_hit, run_search
-    from lims.signing import init_keys
-    from lims.spectra.processing import Recipe
-
     settings = current_app.config["LIMS"]
     if not settings.signing_key_file.exists():
         init_keys(settings, lab_name=settings.lab_name)

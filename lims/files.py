@@ -2,29 +2,25 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from flask import Response, current_app
+
 from lims.storage import FileStore, open_store
 
 
 def file_store() -> FileStore:
     """The application's file store (LIMS_STORE: the data folder or an S3 bucket)."""
-    from flask import current_app
-
     return open_store(current_app.config["LIMS"], "files")
 
 
 def staging_area() -> FileStore:
     """Uploads waiting for the user's accept or reject; never evidence."""
-    from flask import current_app
-
     return open_store(current_app.config["LIMS"], "staging")
 
 
 def raw_response(data: bytes, filename: str, digest: str):
     """A download of stored bytes: attachment (RFC 6266), never rendered, with its hash."""
-    from urllib.parse import quote
-
-    from flask import Response
-
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_")
     return Response(data, mimetype="application/octet-stream", headers={
         "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; "

@@ -1,12 +1,12 @@
 """Import every model module so that the metadata knows all tables (migrations, tests)."""
 
 from lims.audit.models import AuditEntry
-from lims.auth.models import ApiToken, AuthSession, User
+from lims.auth.models import ApiToken, AuthSession, User, case_investigator
 from lims.certificates.models import Certificate
 from lims.custody.models import CustodyEvent
 from lims.esign.models import Signature
 from lims.findings.models import Finding, FindingSubstance, FindingTechnique
-from lims.intake.models import Case, Counter, Location, Sample, case_investigator
+from lims.intake.models import Case, Counter, Location, Sample
 from lims.library.models import (
     LegalStatus,
     LibraryEntry,

@@ -12,7 +12,7 @@ from matplotlib import rc_context
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
 from matplotlib.figure import Figure
 
-from lims.spectra.series import Series
+from lims.series import Series
 
 MAX_PLOT_POINTS = 4000
 COLOURS = ("#1d4f91", "#b3261e", "#1e7b34", "#8a4baf", "#a64b00", "#00707a", "#555555")

@@ -475,7 +475,7 @@ CUSTODY_INPUT_ERRORS = [
         ({"from": "user:tech", "to": "location:NOWHERE"}, 422, "to"),
         ({"from": "user:tech", "final": "destruction", "recipient": "Commission",
           "witness": "Insp. Dimov"}, 409, "event_type"),
-        ({"from": "user:tech", "final": "return"}, 422, "to"),
+        ({"from": "user:tech", "final": "return"}, 422, "recipient"),
         ({"from": "user:tech", "final": "burn", "recipient": "x"}, 422, "final"),
         ({"from": "user:tech", "to": "location:VAULT-A", "seal_found": ""}, 422,
          "seal_found"),

@@ -38,8 +38,8 @@ def world(app, make_user, make_case, make_samples, make_location):
     from lims.library.demo import ir_library_file
     from lims.library.services import add_legal_status, import_library
     from lims.measurements.services import create_instrument, import_file
+    from lims.processing import Recipe
     from lims.search.services import decide_hit, run_search
-    from lims.spectra.processing import Recipe
 
     tech = make_user("technician", username="tech1")
     chemist = make_user("chemist", username="chem1")

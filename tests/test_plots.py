@@ -3,7 +3,7 @@
 import numpy as np
 
 from lims.plots import overlay_figure, to_png
-from lims.spectra.series import Series
+from lims.series import Series
 
 
 def _sticks(label: str, role: str) -> Series:

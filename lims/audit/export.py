@@ -9,7 +9,6 @@ from flask import current_app, render_template
 from lims.audit.services import entries_for, verify_chain
 from lims.csvfile import csv_bytes
 from lims.db import db, utcnow
-from lims.intake.models import Case
 from lims.pdf import render_pdf
 
 EXPORT_TYPES = {"csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
@@ -26,10 +25,10 @@ def export_times(value: datetime | None) -> tuple[str, str]:
             value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z"))
 
 
-def audit_rows(case: Case) -> list[dict]:
+def audit_rows(case_id: int) -> list[dict]:
     """Every audit entry of a case and its samples, oldest first, as plain values."""
     rows = []
-    for entry in entries_for(case_id=case.id, limit=None):
+    for entry in entries_for(case_id=case_id, limit=None):
         utc, local = export_times(entry.recorded_at)
         rows.append({
             "seq": entry.seq, "time_utc": utc, "time_local": local, "user": entry.user_name,
@@ -52,22 +51,17 @@ def chain_statement() -> str:
             f"{report.first_bad_seq}).")
 
 
-def _extract(case: Case) -> tuple[str, list[dict], str]:
-    number, rows = case.case_number, audit_rows(case)
-    return number, rows, chain_statement()
-
-
-def audit_extract_csv(case: Case) -> bytes:
+def audit_extract_csv(case_id: int, case_number: str) -> bytes:
     """The case's audit entries as CSV, with the chain check as the last line."""
-    _number, rows, statement = _extract(case)
+    rows, statement = audit_rows(case_id), chain_statement()
     lines = [[row[name] for name in AUDIT_COLUMNS] for row in rows]
     lines.append(["chain", statement] + [""] * (len(AUDIT_COLUMNS) - 2))
     return csv_bytes(AUDIT_COLUMNS, lines)
 
 
-def audit_extract_pdf(case: Case) -> bytes:
+def audit_extract_pdf(case_id: int, case_number: str) -> bytes:
     """The case's audit entries as an A4 PDF, with the chain check on the first page."""
-    number, rows, statement = _extract(case)
+    rows, statement = audit_rows(case_id), chain_statement()
     return render_pdf(render_template(
-        "exports/audit_extract.html", case_number=number, rows=rows, statement=statement,
+        "exports/audit_extract.html", case_number=case_number, rows=rows, statement=statement,
         generated_at=export_times(utcnow())))

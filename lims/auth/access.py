@@ -1,11 +1,14 @@
-"""Who may do what: one declarative matrix of permissions per role, and the view guards."""
+"""Who may do what: the permission matrix per role, the view guards and case scoping."""
 
 from __future__ import annotations
 
 from functools import wraps
 
 from flask import g, redirect, request, url_for
+from sqlalchemy import Select
 
+from lims.audit.services import record
+from lims.auth.models import case_investigator
 from lims.errors import Forbidden, Unauthorized, wants_json
 
 STAFF = frozenset({"technician", "chemist", "reviewer", "admin"})
@@ -54,6 +57,25 @@ def require(user, permission: str) -> None:
     """Raise Forbidden unless the user holds the permission."""
     if not can(user, permission):
         raise Forbidden(f"Your role may not do this ({permission}).")
+
+
+def visible_to(user, query: Select) -> Select:
+    """The query limited to the cases assigned to an investigator; unchanged for staff.
+
+    The query selects cases, or rows that carry a `case_id` (samples, certificates).
+    """
+    if user.role != "investigator":
+        return query
+    entity = query.column_descriptions[0]["entity"]
+    case_id = entity.id if entity.__tablename__ == "case" else entity.case_id
+    return query.join(case_investigator, case_investigator.c.case_id == case_id).where(
+        case_investigator.c.user_id == user.id)
+
+
+def record_access(user, case, action: str, detail: str | None = None) -> None:
+    """Audit an investigator's look at a case (staff reads are not audited)."""
+    if user.role == "investigator":
+        record(user, action, "case", case.case_number, new=detail, case_id=case.id)
 
 
 def login_required(view):

@@ -1,15 +1,23 @@
-"""Users, their server-side sessions and API tokens."""
+"""Users, their server-side sessions, API tokens and the cases investigators are assigned."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.db import UTCDateTime, db, utcnow
 
 ROLES = ("technician", "chemist", "reviewer", "investigator", "admin")
+
+# Which investigators a case is assigned to: the one fact access scoping reads (auth.access).
+case_investigator = Table(
+    "case_investigator",
+    db.metadata,
+    Column("case_id", ForeignKey("case.id"), primary_key=True),
+    Column("user_id", ForeignKey("user.id"), primary_key=True, index=True),
+)
 
 
 class User(db.Model):

@@ -1,16 +1,19 @@
-"""JSON API v1 routes of the certificates feature."""
+"""JSON API v1 routes of the certificates feature, with the review whose approval issues one."""
 
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request, url_for
 
-from lims.api.openapi import _param, _responses
-from lims.api.views import _json_body
-from lims.auth.access import login_required
+from lims.api import http
+from lims.api.openapi import register
+from lims.auth.access import login_required, require
 from lims.certificates import services
+from lims.certificates.forms import AmendForm, VerifyForm, VerifyRequest, WithdrawForm
+from lims.certificates.services import approve_and_issue
 from lims.certificates.views import pdf_download, requested_case
-from lims.db import db
-from lims.errors import DomainError, Invalid
+from lims.findings.api import FINDING, FINDING_ID, finding_json
+from lims.findings.forms import ReviewForm
+from lims.findings.services import get_finding, return_finding
 
 bp = Blueprint("api_certificates", __name__, url_prefix="/api/v1")
 
@@ -42,13 +45,6 @@ def certificate_json(certificate) -> dict:
     }
 
 
-def _text(body: dict, name: str) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str):
-        raise Invalid(f"{name}: must be a string.", name)
-    return value
-
-
 @bp.route("/certificates")
 @login_required
 def certificates():
@@ -61,8 +57,7 @@ def certificates():
 @login_required
 def certificate(number: str):
     """One certificate (audited when an investigator reads it)."""
-    found = services.open_certificate(g.user, number)
-    db.session.commit()
+    found = http.commit(lambda: services.open_certificate(g.user, number))
     return jsonify(certificate_json(found))
 
 
@@ -78,10 +73,10 @@ def certificate_pdf(number: str):
 def amend(number: str):
     """Open an amendment (`reason`): answers the new draft finding's id."""
     found = services.get_certificate(g.user, number)
-    finding = services.amend(g.user, found, _text(_json_body(), "reason"))
-    db.session.commit()
-    return jsonify({"finding_id": finding.id, "version": finding.version,
-                    "certificate_number": found.number}), 201
+    form = http.validate(AmendForm, http.json_body())
+    finding = http.commit(lambda: services.amend(g.user, found, form.reason.data))
+    return http.created({"finding_id": finding.id, "version": finding.version,
+                         "certificate_number": found.number})
 
 
 @bp.route("/certificates/<number>/withdraw", methods=["POST"])
@@ -89,9 +84,8 @@ def amend(number: str):
 def withdraw(number: str):
     """Withdraw without replacement (`reason`, `password`)."""
     found = services.get_certificate(g.user, number)
-    body = _json_body()
-    services.withdraw(g.user, found, _text(body, "password"), _text(body, "reason"))
-    db.session.commit()
+    form = http.validate(WithdrawForm, http.json_body())
+    http.commit(lambda: services.withdraw(g.user, found, form.password.data, form.reason.data))
     return jsonify(certificate_json(found))
 
 
@@ -99,23 +93,31 @@ def withdraw(number: str):
 def verify():
     """Public: verify a PDF (multipart `file`) or a token (JSON or form `token`)."""
     services.check_verify_rate(request.remote_addr)
-    upload = request.files.get("file")
-    if upload is not None:
-        result = services.verify_upload(upload.read())
+    if request.is_json:
+        result = services.verify_token(http.validate(VerifyRequest, http.json_body()).token.data)
     else:
-        if request.is_json:
-            body = request.get_json(silent=True)
-            token = body.get("token") if isinstance(body, dict) else None
-        else:
-            token = request.form.get("token")
-        if not isinstance(token, str) or not token.strip():
-            raise DomainError("Send the PDF as multipart field `file`, or `token` as JSON or "
-                              "form data.", "file")
-        result = services.verify_token(token)
+        form = http.validated(VerifyForm(meta={"csrf": False}))
+        result = (services.verify_upload(form.file.data.read()) if form.file.data
+                  else services.verify_token(form.token.data))
     return jsonify(result.as_json()), 200 if result.found else 404
 
 
-NUMBER = _param("number", "Certificate number, e.g. CL-CERT-2026-00001")
+@bp.route("/findings/<int:finding_id>/review", methods=["POST"])
+@login_required
+def review(finding_id: int):
+    """Approve (signed reviewed + approved, certificate issued) or return with a reason."""
+    require(g.user, "finding.review")
+    finding = get_finding(g.user, finding_id)
+    form = http.validate(ReviewForm, http.json_body())
+    if form.decision.data == "return":
+        http.commit(lambda: return_finding(g.user, finding, form.password.data,
+                                           form.reason.data or ""))
+        return jsonify(finding_json(finding))
+    certificate = http.commit(lambda: approve_and_issue(g.user, finding, form.password.data))
+    return jsonify({**finding_json(finding), "certificate": certificate.number})
+
+
+NUMBER = http.path_param("number", "Certificate number, e.g. CL-CERT-2026-00001")
 CERTIFICATE = {"type": "object", "properties": {
     "number": {"type": "string"}, "status": {"type": "string",
                                              "enum": ["issued", "superseded", "withdrawn"]},
@@ -143,58 +145,56 @@ VERDICT = {"type": "object", "required": ["status"], "properties": {
     "withdrawal_reason": {"type": ["string", "null"]}}}
 
 
-def _json_request(properties: dict, required: list[str]) -> dict:
-    return {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": required,
-        "properties": {name: {"type": "string", "description": text}
-                       for name, text in properties.items()}}}}}
-
-
-def openapi_paths() -> dict:
-    """The OpenAPI path items of these routes."""
+@register
+def _paths() -> dict:
     token = {"token": {"type": "string", "description": "The code after /verify/ in the QR"}}
     return {
         "/api/v1/certificates": {"get": {
             "summary": "Certificates the caller may see (investigators: their cases)",
-            "parameters": [{"name": "case", "in": "query", "required": False,
-                            "schema": {"type": "string"}, "description": "Case number"}],
-            "responses": _responses("200", {"type": "object", "properties": {
+            "parameters": [http.query_param("case", "Case number")],
+            "responses": http.responses("200", {"type": "object", "properties": {
                 "certificates": {"type": "array", "items": CERTIFICATE}}})}},
         "/api/v1/certificates/{number}": {"get": {
             "summary": "One certificate", "parameters": [NUMBER],
-            "responses": _responses("200", CERTIFICATE)}},
+            "responses": http.responses("200", CERTIFICATE)}},
         "/api/v1/certificates/{number}.pdf": {"get": {
             "summary": "The signed PDF, identical bytes on every download (X-Content-SHA256)",
             "parameters": [NUMBER],
-            "responses": _responses("200", {"type": "string", "format": "binary"},
-                                    "application/pdf")}},
+            "responses": http.responses("200", {"type": "string", "format": "binary"},
+                                        "application/pdf")}},
         "/api/v1/certificates/{number}/amend": {"post": {
             "summary": "Open an amendment: a new draft version of the finding; its approval "
                        "issues the amended certificate",
             "parameters": [NUMBER],
-            "requestBody": _json_request({"reason": "Printed on the amended certificate"},
-                                         ["reason"]),
-            "responses": _responses("201", {"type": "object", "properties": {
+            "requestBody": http.request_body(http.form_schema(AmendForm)),
+            "responses": http.responses("201", {"type": "object", "properties": {
                 "finding_id": {"type": "integer"}, "version": {"type": "integer"},
                 "certificate_number": {"type": "string"}}},
                 errors=(400, 401, 403, 404, 409, 422))}},
         "/api/v1/certificates/{number}/withdraw": {"post": {
             "summary": "Withdraw without replacement (reason and the caller's password)",
             "parameters": [NUMBER],
-            "requestBody": _json_request({"reason": "Shown on the verification page",
-                                          "password": "The caller's password (signature)"},
-                                         ["reason", "password"]),
-            "responses": _responses("200", CERTIFICATE,
-                                    errors=(400, 401, 403, 404, 409, 422, 429))}},
+            "requestBody": http.request_body(http.form_schema(WithdrawForm)),
+            "responses": http.responses("200", CERTIFICATE,
+                                        errors=(400, 401, 403, 404, 409, 422, 429))}},
+        "/api/v1/findings/{finding_id}/review": {"post": {
+            "summary": "Approve (reviewed + approved signatures, certificate issued) or return",
+            "parameters": [FINDING_ID],
+            "requestBody": http.request_body({
+                **http.form_schema(ReviewForm),
+                "if": {"properties": {"decision": {"const": "return"}}},
+                "then": {"required": ["reason"]}}),
+            "responses": http.responses("200", FINDING,
+                                        errors=(400, 401, 403, 404, 409, 422, 429))}},
         "/api/v1/verify": {"post": {
             "summary": "Public, no token needed: verify a certificate PDF or a QR token",
             "security": [],
             "requestBody": {"required": True, "content": {
-                "multipart/form-data": {"schema": {"type": "object", "properties": {
-                    "file": {"type": "string", "format": "binary"}, **token}}},
-                "application/json": {"schema": {"type": "object", "required": ["token"],
-                                                "properties": token}}}},
-            "responses": {**_responses("200", VERDICT, errors=(400, 413, 429)),
+                "multipart/form-data": {"schema": {
+                    "type": "object", "anyOf": [{"required": ["file"]}, {"required": ["token"]}],
+                    "properties": {"file": {"type": "string", "format": "binary"}, **token}}},
+                "application/json": {"schema": http.form_schema(VerifyRequest)}}},
+            "responses": {**http.responses("200", VERDICT, errors=(400, 413, 422, 429)),
                           "404": {"description": "No certificate has this token",
                                   "content": {"application/json": {"schema": VERDICT}}}}}},
     }

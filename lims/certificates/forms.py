@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import PasswordField, StringField, TextAreaField
+from wtforms import Form, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 
@@ -39,3 +39,10 @@ class VerifyForm(FlaskForm):
         """One of the two is needed."""
         if not field.data and not (self.token.data or "").strip():
             raise ValidationError("Give the verification code or choose the PDF file.")
+
+
+class VerifyRequest(Form):
+    """The JSON body of POST /api/v1/verify: the token alone."""
+
+    token = StringField("Verification code", validators=[DataRequired()],
+                        description="The code after /verify/ in the QR code's address.")

@@ -27,24 +27,31 @@ from flask import current_app, has_request_context, render_template, request
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
+from lims.audit.export import audit_extract_csv, audit_extract_pdf
 from lims.audit.services import canonical_json, record
-from lims.auth.access import can, require
+from lims.auth.access import can, require, visible_to
 from lims.auth.models import User
 from lims.auth.services import confirm_password
 from lims.barcodes import qr_png
 from lims.certificates.models import Certificate, CertificateRevision
 from lims.certificates.snapshot import FORMATTERS, build_snapshot, freeze
 from lims.config import Settings
+from lims.custody.export import custody_log_csv, custody_log_pdf
 from lims.db import db, utcnow
 from lims.errors import Conflict, Invalid, NotFound, TooManyAttempts
+from lims.esign.services import signatures_for
 from lims.failpoints import failpoint
 from lims.files import file_store
 from lims.findings.models import Finding
 from lims.findings.services import approve, reopen
-from lims.intake.models import Case, case_investigator
+from lims.intake.models import Case
 from lims.intake.services import allocate
+from lims.library.services import entry_series
+from lims.measurements.models import Measurement, SpectrumRecord
+from lims.measurements.services import raw_bytes
 from lims.pdf import data_uri, render_pdf
 from lims.plots import overlay_figure, to_png
+from lims.series import Series
 from lims.signing import (
     SigningUnavailable,
     archive_pdf,
@@ -53,7 +60,6 @@ from lims.signing import (
     trusted_pem,
     verify_pdf,
 )
-from lims.spectra.series import Series
 
 TOKEN_BYTES = 24
 QR_MODULE_PX = 8
@@ -92,9 +98,6 @@ def verify_url(token: str, settings: Settings | None = None) -> str:
 
 def overlay_figures(actor: User, frozen: dict) -> list[dict]:
     """Each accepted library hit overlaid on the sample spectrum, as a PNG data: URI."""
-    from lims.library.services import entry_series
-    from lims.measurements.models import SpectrumRecord
-
     figures = []
     for technique in frozen["finding"]["techniques"]:
         search = technique.get("search")
@@ -155,8 +158,6 @@ def certificate_of(finding_id: int | None) -> Certificate | None:
 
 
 def _approval(finding):
-    from lims.esign.services import signatures_for
-
     approvals = [s for s in signatures_for("finding", str(finding.id))
                  if s.meaning == "approved" and s.content_sha256 == finding.snapshot_sha256]
     if not approvals:
@@ -260,12 +261,7 @@ def withdraw(actor: User, certificate: Certificate, password: str, reason: str) 
 
 
 def _visible(user: User):
-    query = select(Certificate)
-    if user.role == "investigator":
-        query = query.join(case_investigator,
-                           case_investigator.c.case_id == Certificate.case_id).where(
-            case_investigator.c.user_id == user.id)
-    return query
+    return visible_to(user, select(Certificate))
 
 
 def list_certificates(user: User, case: Case | None = None) -> list[Certificate]:
@@ -505,11 +501,6 @@ def case_packet(user: User, case: Case) -> bytes:
     Every certificate version is included; MANIFEST.sha256 (sha256sum format) and manifest.json
     list the SHA-256 of every file.
     """
-    from lims.audit.export import audit_extract_csv, audit_extract_pdf
-    from lims.custody.export import custody_log_csv, custody_log_pdf
-    from lims.measurements.models import Measurement
-    from lims.measurements.services import raw_bytes
-
     require(user, "packet.download")
     if not can(user, "case.view"):
         raise NotFound(f"No case {case.case_number}.")
@@ -536,8 +527,8 @@ def case_packet(user: User, case: Case) -> bytes:
     # Last: the audit extract verifies the whole chain, which detaches the session's objects.
     files += [("custody/custody-log.csv", custody_log_csv(case), "custody log"),
               ("custody/custody-log.pdf", custody_log_pdf(case), "custody log"),
-              ("audit/audit-extract.csv", audit_extract_csv(case), "audit extract"),
-              ("audit/audit-extract.pdf", audit_extract_pdf(case), "audit extract")]
+              ("audit/audit-extract.csv", audit_extract_csv(case_id, case_number), "audit extract"),
+              ("audit/audit-extract.pdf", audit_extract_pdf(case_id, case_number), "audit extract")]
     manifest = {
         "case_number": case_number, "generated_at": now, "generated_by": user_name,
         "laboratory": _settings().lab_name, "certificates": listed,

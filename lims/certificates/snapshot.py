@@ -16,6 +16,8 @@ from lims.audit.services import canonical_json
 from lims.auth.models import User
 from lims.config import Settings
 from lims.custody.services import timeline
+from lims.esign.services import manifestation, signatures_for
+from lims.findings.services import finding_snapshot
 from lims.intake.models import Sample
 from lims.units import format_weight
 
@@ -93,8 +95,6 @@ def _analysis_dates(finding) -> dict:
 
 def _signatures(finding) -> list[dict]:
     """The e-signatures over the approved content of the finding, in signing order."""
-    from lims.esign.services import manifestation, signatures_for
-
     return [{"meaning": s.meaning, "role": MEANINGS.get(s.meaning, s.meaning),
              "printed_name": s.printed_name, "signed_at": s.signed_at,
              "content_sha256": s.content_sha256, "manifestation": manifestation(s)}
@@ -115,8 +115,6 @@ def _history(amends) -> list[dict]:
 def build_snapshot(actor: User, finding, settings: Settings, *, number: str,
                    issued_at: datetime, amends, amendment_reason: str | None) -> dict:
     """Everything the certificate prints, as plain values (before freezing)."""
-    from lims.findings.services import finding_snapshot
-
     sample = finding.sample
     return {
         "schema": SCHEMA,

@@ -12,7 +12,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from lims.forms import WeightField
 from lims.intake.forms import YES_NO, seal_number
@@ -87,3 +87,14 @@ class CustodyRequest(SealFields):
                                                 ("destruction", "destruction")], default="")
     recipient = StringField("Recipient outside the lab (final events)",
                             validators=[Length(max=200)])
+
+    def validate_to(self, field) -> None:
+        """A hand-over names who or where receives the item."""
+        if not self.final.data and not (field.data or "").strip():
+            raise ValidationError("Choose who or where receives the item ('user:NAME' or "
+                                  "'location:CODE').")
+
+    def validate_recipient(self, field) -> None:
+        """A return or destruction names the recipient or the commission."""
+        if self.final.data and not (field.data or "").strip():
+            raise ValidationError("Name the recipient or the destruction commission.")

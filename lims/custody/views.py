@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 
 from lims.audit.export import EXPORT_TYPES
-from lims.auth.access import permission_required
+from lims.auth.access import permission_required, record_access
 from lims.auth.services import ReauthFailed
 from lims.custody import services
 from lims.custody.export import custody_log_csv, custody_log_pdf
@@ -13,7 +13,6 @@ from lims.custody.forms import HandoverForm, ReleaseForm, ResealForm, ResolveFor
 from lims.errors import NotFound
 from lims.forms import REFUSED, attempt, committed, form_status
 from lims.intake.services import active_locations, get_case, get_sample, staff_users
-from lims.portal.services import record_access
 
 bp = Blueprint("custody", __name__)
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    Field,
     FloatField,
+    Form,
     IntegerField,
     PasswordField,
     RadioField,
@@ -43,8 +45,15 @@ METHOD_LABELS = {
 }
 
 
-def _blank_to_none(value):
-    return None if value in ("", None) else value
+def optional_id(value) -> int | None:
+    """A row id chosen in a select, or None when none is ('' or absent)."""
+    return None if value in ("", None) else int(value)
+
+
+def fraction(_form, field) -> None:
+    """A share strictly between 0 and 1, such as 0.9."""
+    if field.data is not None and not 0 < field.data < 1:
+        raise ValidationError("Must be a number between 0 and 1 (e.g. 0.9).")
 
 
 class FindingForm(FlaskForm):
@@ -89,9 +98,11 @@ class TechniqueForm(FlaskForm):
     aliquot = SelectField("Aliquot tested", choices=[], validate_choice=False,
                           description="The sample or the sub-sample or aliquot measured.")
     measurement_id = SelectField("Measurement (raw data)", choices=[], validate_choice=False,
+                                 coerce=optional_id,
                                  description="Attach the measurement: a Category A or B result "
                                              "counts only with reviewable data.")
     search_hit_id = SelectField("Accepted library hit", choices=[], validate_choice=False,
+                                coerce=optional_id,
                                 description="Only hits accepted on a search of this sample's "
                                             "spectra are listed.")
     run = StringField("Run or test reference", validators=[Length(max=120)],
@@ -105,8 +116,8 @@ class TechniqueForm(FlaskForm):
         """The technique row as plain values."""
         return {"technique": self.technique.data, "positive": self.positive.data == "yes",
                 "aliquot": self.aliquot.data or "",
-                "measurement_id": _blank_to_none(self.measurement_id.data),
-                "search_hit_id": _blank_to_none(self.search_hit_id.data),
+                "measurement_id": self.measurement_id.data,
+                "search_hit_id": self.search_hit_id.data,
                 "run": self.run.data or "", "method_ref": self.method_ref.data or "",
                 "note": self.note.data or ""}
 
@@ -115,6 +126,7 @@ class SubstanceForm(FlaskForm):
     """A substance identified, with salt form and purity where determined."""
 
     substance_id = SelectField("Substance", choices=[], validate_choice=False,
+                               coerce=optional_id,
                                description="Substances of accepted hits come first.")
     substance = StringField("Substance name or CAS number", validators=[Length(max=255)],
                             description="Instead of choosing from the list.")
@@ -129,7 +141,7 @@ class SubstanceForm(FlaskForm):
 
     def substance_data(self) -> dict:
         """The substance row as plain values."""
-        return {"substance_id": _blank_to_none(self.substance_id.data),
+        return {"substance_id": self.substance_id.data,
                 "substance": self.substance.data or "", "salt_form": self.salt_form.data or "",
                 "purity_percent": self.purity_percent.data,
                 "purity_uncertainty_percent": self.purity_uncertainty_percent.data}
@@ -167,14 +179,64 @@ class SamplingForm(FlaskForm):
     def sampling_data(self) -> dict:
         """The plan as plain values (percentages as fractions)."""
         return {"method": self.method.data, "population": self.population.data,
-                "proportion": _fraction(self.proportion.data, 0.9),
-                "confidence": _fraction(self.confidence.data, 0.95),
+                "proportion": _share_of(self.proportion.data, 0.9),
+                "confidence": _share_of(self.confidence.data, 0.95),
                 "negatives": self.negatives.data or 0, "seed": self.seed.data,
                 "tested": self.tested.data, "positives": self.positives.data}
 
 
-def _fraction(percent: float | None, default: float) -> float:
+def _share_of(percent: float | None, default: float) -> float:
     return default if percent is None else float(f"{percent / 100:.6g}")
+
+
+class SamplingRequest(SamplingForm):
+    """The `sampling` object of the API: as the calculator, with shares as fractions (0-1)."""
+
+    method = SelectField("Sampling method", choices=[(m, m) for m in METHODS],
+                         validators=[InputRequired()])
+    proportion = FloatField("Claim: at least this share of the units is positive (0-1)",
+                            default=0.9, validators=[Optional(), fraction])
+    confidence = FloatField("Confidence (0-1)", default=0.95, validators=[Optional(), fraction])
+
+    def sampling_data(self) -> dict:
+        """The plan as plain values."""
+        return {**super().sampling_data(), "proportion": self.proportion.data or 0.9,
+                "confidence": self.confidence.data or 0.95}
+
+
+class WholeNumbersField(Field):
+    """Repeated form values (a JSON list) as whole numbers."""
+
+    json_schema = {"type": "array", "items": {"type": "integer", "minimum": 0}}
+
+    def process_formdata(self, valuelist):
+        """Each value a whole number of 0 or more."""
+        self.data = []
+        for value in valuelist:
+            if not value.isdigit():
+                raise ValueError(f"{value!r} is not a whole number of 0 or more.")
+            self.data.append(int(value))
+
+
+class NetWeightRequest(Form):
+    """The `net_weight` object of the API: a measured total, or unit weights to extrapolate."""
+
+    method = SelectField("Method", choices=[("measured", "measured"),
+                                            ("extrapolated", "extrapolated")],
+                         validators=[InputRequired()])
+    net_weight_mg = IntegerField("Total net weight measured (mg)",
+                                 validators=[Optional(), NumberRange(min=0)])
+    unit_weights_mg = WholeNumbersField("Net weights of the units weighed (mg)", default=[])
+    population = IntegerField("Units in the item (N)",
+                              validators=[Optional(), NumberRange(min=1, max=10**7)])
+    confidence = FloatField("Confidence (0-1)", default=0.95, validators=[Optional(), fraction])
+    interval = SelectField("Interval", default="two-sided", choices=[(i, i) for i in INTERVALS])
+
+    def weight_data(self) -> dict:
+        """The net weight as plain values."""
+        return {"method": self.method.data, "net_weight_mg": self.net_weight_mg.data,
+                "unit_weights_mg": self.unit_weights_mg.data, "population": self.population.data,
+                "confidence": self.confidence.data or 0.95, "interval": self.interval.data}
 
 
 class NetWeightForm(FlaskForm):
@@ -213,7 +275,7 @@ class NetWeightForm(FlaskForm):
         return {"method": self.method.data, "net_weight_mg": self.net_weight.data,
                 "unit_weights_mg": getattr(self, "weights_mg", []),
                 "population": self.population.data,
-                "confidence": _fraction(self.confidence.data, 0.95),
+                "confidence": _share_of(self.confidence.data, 0.95),
                 "interval": self.interval.data}
 
 

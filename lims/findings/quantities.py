@@ -29,36 +29,12 @@ def _value_error(error: ValueError) -> Invalid:
                    field if message else None)
 
 
-def _whole(data: dict, name: str, default: int | None = None) -> int | None:
-    value = data.get(name, default)
-    if value in (None, ""):
-        return default
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise Invalid(f"{name}: must be a whole number of 0 or more.", name)
-    return value
-
-
-def _fraction(data: dict, name: str, default: float) -> float:
-    value = data.get(name, default)
-    if value in (None, ""):
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise Invalid(f"{name}: must be a number between 0 and 1 (e.g. 0.9).", name)
-    return float(value)
-
-
 def plan_from(data: dict) -> sampling.SamplingPlan:
     """The sampling plan for the method, N, k, confidence and negatives given (not stored)."""
-    method = data.get("method")
-    if method not in sampling.METHODS:
-        raise Invalid(f"Choose a sampling method: {', '.join(sampling.METHODS)}.", "method")
-    population = _whole(data, "population")
-    if not population:
-        raise Invalid("Give the number of units in the item, at least 1.", "population")
     try:
-        return sampling.sampling_plan(method, population, _fraction(data, "proportion", 0.9),
-                                      _fraction(data, "confidence", 0.95),
-                                      _whole(data, "negatives", 0))
+        return sampling.sampling_plan(data["method"], data["population"],
+                                      data.get("proportion") or 0.9,
+                                      data.get("confidence") or 0.95, data.get("negatives") or 0)
     except ValueError as error:
         raise _value_error(error) from error
 
@@ -81,7 +57,7 @@ class SamplingPreview:
 def preview_sampling(data: dict) -> SamplingPreview:
     """The plan, the three statistical plans for comparison and the units a seed selects."""
     plan = plan_from(data)
-    seed, units = _whole(data, "seed"), []
+    seed, units = data.get("seed"), []
     if plan.reachable:
         try:
             seed, units = sampling.select_units(plan.population, plan.sample_size, seed)
@@ -120,14 +96,14 @@ def set_sampling(actor: User, finding: Finding, data: dict) -> sampling.Sampling
     plan = plan_from(data)
     if not plan.reachable:
         raise Invalid(plan.reason, "method")
-    seed = _whole(data, "seed")
+    seed = data.get("seed")
     if seed is None and finding.population == plan.population:
         seed = finding.seed  # the units chosen earlier may be tested already: keep them
     try:
         seed, units = sampling.select_units(plan.population, plan.sample_size, seed)
     except ValueError as error:
         raise _value_error(error) from error
-    tested, positives = _whole(data, "tested"), _whole(data, "positives")
+    tested, positives = data.get("tested"), data.get("positives")
     if (tested is None) != (positives is None):
         raise Invalid("Give both the units tested and the positives, or neither yet.",
                       "tested" if tested is None else "positives")
@@ -159,7 +135,7 @@ def weight_from(finding: Finding, data: dict) -> sampling.NetWeight:
     """The net weight: a measured total, or extrapolated from unit weights (not stored)."""
     method = data.get("method")
     if method == "measured":
-        total = _whole(data, "net_weight_mg")
+        total = data.get("net_weight_mg")
         if total is None:
             raise Invalid("Give the total net weight measured.", "net_weight_mg")
         return sampling.NetWeight(total, total, total, None,
@@ -168,14 +144,14 @@ def weight_from(finding: Finding, data: dict) -> sampling.NetWeight:
     if method != "extrapolated":
         raise Invalid("Choose measured or extrapolated.", "method")
     weights = data.get("unit_weights_mg") or []
-    population = _whole(data, "population") or finding.population or finding.sample.unit_count
+    population = data.get("population") or finding.population or finding.sample.unit_count
     if finding.population and population != finding.population:
         raise Invalid(f"The sampling plan counts {finding.population} units, not"
                       f" {population}.", "population")
     interval = data.get("interval") or "two-sided"
     try:
         return sampling.extrapolate_net_weight(weights, population,
-                                               _fraction(data, "confidence", 0.95), interval)
+                                               data.get("confidence") or 0.95, interval)
     except ValueError as error:
         raise _value_error(error) from error
 
@@ -204,7 +180,7 @@ def set_net_weight(actor: User, finding: Finding, data: dict) -> sampling.NetWei
     old = {name: getattr(finding, name) for name in WEIGHT_FIELDS}
     extrapolated = data.get("method") == "extrapolated"
     if extrapolated and not finding.population:
-        finding.population = _whole(data, "population") or finding.sample.unit_count
+        finding.population = data.get("population") or finding.sample.unit_count
     finding.net_weight_method = "measured" if weight.measured else "extrapolated"
     finding.unit_weights_json = json.dumps(list(data.get("unit_weights_mg") or [])
                                            if extrapolated else [])

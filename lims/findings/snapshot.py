@@ -10,8 +10,8 @@ from lims.findings.models import Finding
 from lims.findings.reading import gate, legal_status_date, technique_name
 from lims.library.services import legal_status_on
 from lims.measurements.models import Measurement, SpectrumRecord
+from lims.processing import Recipe
 from lims.search.models import SearchHit
-from lims.spectra.processing import Recipe
 
 
 def exact(value: float | None) -> str | None:

@@ -7,6 +7,8 @@ version is approved; only then does the old one become "superseded".
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from sqlalchemy import func, or_, select
 
 from lims.audit.services import record, record_changes
@@ -17,8 +19,7 @@ from lims.db import db, utcnow
 from lims.errors import Conflict, Forbidden, Invalid, NotFound
 from lims.esign.models import Signature
 from lims.esign.services import record_signature
-from lims.findings import scheme
-from lims.findings.models import EDITABLE, RESULTS, Finding, FindingSubstance, FindingTechnique
+from lims.findings.models import EDITABLE, Finding, FindingSubstance, FindingTechnique
 from lims.findings.quantities import (
     SAMPLING_FIELDS,
     WEIGHT_FIELDS,
@@ -47,51 +48,27 @@ FINDING_FIELDS = ("result", "scope", "conclusion", "limitations", "cannabis",
                   "same_aliquot_reason")
 
 
-def _text(data: dict, name: str, limit: int = 10000) -> str:
-    value = data.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise Invalid(f"{name}: must be text.", name)
-    value = value.strip()
-    if len(value) > limit:
-        raise Invalid(f"{name}: at most {limit} characters.", name)
-    return value
-
-
-def _flag(data: dict, name: str, default: bool) -> bool:
-    value = data.get(name, default)
-    if not isinstance(value, bool):
-        raise Invalid(f"{name}: must be true or false.", name)
-    return value
+def _stripped(data: dict, name: str) -> str:
+    """A text value as the forms validated it, stripped ('' when absent)."""
+    return (data.get(name) or "").strip()
 
 
 def _clean_finding(data: dict) -> dict:
-    result = data.get("result")
-    if result not in RESULTS:
-        raise Invalid(f"Choose the result: {', '.join(RESULTS)}.", "result")
-    limitations = _text(data, "limitations")
-    if not limitations:
-        raise Invalid("State the limitations of the finding, or write “none”.", "limitations")
-    return {"result": result, "scope": _text(data, "scope"),
-            "conclusion": _text(data, "conclusion"), "limitations": limitations,
-            "cannabis": _flag(data, "cannabis", False),
-            "same_aliquot_reason": _text(data, "same_aliquot_reason") or None}
+    return {"result": data["result"], "scope": _stripped(data, "scope"),
+            "conclusion": _stripped(data, "conclusion"),
+            "limitations": _stripped(data, "limitations"),
+            "cannabis": bool(data.get("cannabis")),
+            "same_aliquot_reason": _stripped(data, "same_aliquot_reason") or None}
 
 
-def _items(finding: Finding, data: dict, name: str, add) -> None:
-    """Add each item of a list in the body, naming the item in any error."""
-    items = data.get(name) or []
-    if not isinstance(items, list):
-        raise Invalid(f"{name}: give a list of objects.", name)
-    for index, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise Invalid(f"{name}[{index}]: must be an object.", name)
-        try:
-            add(item)
-        except Invalid as error:
-            field = f"{name}[{index}].{error.field or ''}".rstrip(".")
-            raise Invalid(f"{name}[{index}]: {error.message}", field) from error
+@contextmanager
+def _named(part: str):
+    """Name the part of a request body (e.g. techniques[1]) in a refusal raised inside."""
+    try:
+        yield
+    except Invalid as error:
+        field = f"{part}.{error.field or ''}".rstrip(".")
+        raise Invalid(f"{part}: {error.message}", field) from error
 
 
 def create_finding(actor: User, sample: Sample, data: dict) -> Finding:
@@ -108,16 +85,14 @@ def create_finding(actor: User, sample: Sample, data: dict) -> Finding:
     db.session.add(finding)
     db.session.flush()
     record(actor, "create", SUBJECT, finding.id, new=values, **audit_subject(finding))
-    _items(finding, data, "techniques", lambda item: add_technique(actor, finding, item))
-    _items(finding, data, "substances", lambda item: add_substance(actor, finding, item))
+    for name, add in (("techniques", add_technique), ("substances", add_substance)):
+        for index, item in enumerate(data.get(name) or []):
+            with _named(f"{name}[{index}]"):
+                add(actor, finding, item)
     for name, setter in (("sampling", set_sampling), ("net_weight", set_net_weight)):
         if data.get(name) is not None:
-            if not isinstance(data[name], dict):
-                raise Invalid(f"{name}: must be an object.", name)
-            try:
+            with _named(name):
                 setter(actor, finding, data[name])
-            except Invalid as error:
-                raise Invalid(f"{name}: {error.message}", f"{name}.{error.field}") from error
     return finding
 
 
@@ -134,26 +109,12 @@ def update_finding(actor: User, finding: Finding, data: dict) -> dict:
     return changes
 
 
-def _optional_id(data: dict, name: str) -> int | None:
-    value = data.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name}: must be a number.", name) from None
-
-
 def _clean_technique(finding: Finding, data: dict) -> dict:
     sample = finding.sample
-    code = _text(data, "technique").upper()
-    if code not in scheme.TECHNIQUES:
-        raise Invalid(f"Unknown technique {code!r}; choose one of the catalogue"
-                      f" ({', '.join(scheme.TECHNIQUES)}).", "technique")
+    code = data["technique"]
     samples = {s.lab_number: s for s in family(sample)}
     ids = {s.id for s in samples.values()}
-    measurement_id = _optional_id(data, "measurement_id")
-    hit_id = _optional_id(data, "search_hit_id")
+    measurement_id, hit_id = data.get("measurement_id"), data.get("search_hit_id")
     measurement = None
     if measurement_id is not None:
         measurement = db.session.get(Measurement, measurement_id)
@@ -174,7 +135,7 @@ def _clean_technique(finding: Finding, data: dict) -> dict:
             raise Invalid(f"The hit comes from measurement {searched.id}, not"
                           f" {measurement.id}.", "search_hit_id")
         measurement = searched
-    aliquot = _text(data, "aliquot", 40).upper() or (
+    aliquot = _stripped(data, "aliquot").upper() or (
         measurement.sample.lab_number if measurement else sample.lab_number)
     if aliquot not in samples:
         raise Invalid(f"{aliquot} is not {sample.lab_number} or one of its sub-samples"
@@ -182,14 +143,14 @@ def _clean_technique(finding: Finding, data: dict) -> dict:
     if measurement is not None and measurement.sample.lab_number != aliquot:
         raise Invalid(f"Measurement {measurement.id} was made on"
                       f" {measurement.sample.lab_number}, not on {aliquot}.", "aliquot")
-    run = _text(data, "run", 120) or (f"measurement {measurement.id}" if measurement else "")
+    run = _stripped(data, "run") or (f"measurement {measurement.id}" if measurement else "")
     if not run:
         raise Invalid("Give the run reference (instrument run, plate or test record), or"
                       " attach the measurement.", "run")
-    return {"technique": code, "positive": _flag(data, "positive", True), "aliquot": aliquot,
+    return {"technique": code, "positive": data.get("positive", True), "aliquot": aliquot,
             "run": run, "measurement_id": measurement.id if measurement else None,
-            "search_hit_id": hit_id, "method_ref": _text(data, "method_ref", 200),
-            "note": _text(data, "note", 2000)}
+            "search_hit_id": hit_id, "method_ref": _stripped(data, "method_ref"),
+            "note": _stripped(data, "note")}
 
 
 def _next_position(rows) -> int:
@@ -226,13 +187,13 @@ def remove_technique(actor: User, finding: Finding, technique_id: int) -> None:
 
 
 def _find_substance(data: dict) -> Substance:
-    substance_id = _optional_id(data, "substance_id")
+    substance_id = data.get("substance_id")
     if substance_id is not None:
         try:
             return get_substance(substance_id)
         except NotFound:
             raise Invalid(f"No substance {substance_id}.", "substance_id") from None
-    name = _text(data, "substance", 255)
+    name = _stripped(data, "substance")
     if not name:
         raise Invalid("Choose the substance identified.", "substance_id")
     key = name.lower()
@@ -246,30 +207,16 @@ def _find_substance(data: dict) -> Substance:
     return found
 
 
-def _percent(data: dict, name: str) -> float | None:
-    value = data.get(name)
-    if value in (None, ""):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise Invalid(f"{name}: must be a number of percent.", name) from None
-    if not 0 <= number <= 100:
-        raise Invalid(f"{name}: must be between 0 and 100 %.", name)
-    return number
-
-
 def add_substance(actor: User, finding: Finding, data: dict) -> FindingSubstance:
     """Add an identified substance with its salt form and purity (where determined)."""
     check_editable(actor, finding)
     substance = _find_substance(data)
     if any(row.substance_id == substance.id for row in finding.substances):
         raise Invalid(f"{substance.name} is already in this finding.", "substance_id")
-    purity = _percent(data, "purity_percent")
-    uncertainty = _percent(data, "purity_uncertainty_percent")
+    purity, uncertainty = data.get("purity_percent"), data.get("purity_uncertainty_percent")
     if uncertainty is not None and purity is None:
         raise Invalid("Give the purity that the uncertainty belongs to.", "purity_percent")
-    row = FindingSubstance(substance=substance, salt_form=_text(data, "salt_form", 120),
+    row = FindingSubstance(substance=substance, salt_form=_stripped(data, "salt_form"),
                            purity_percent=purity, purity_uncertainty_percent=uncertainty,
                            position=_next_position(finding.substances))
     finding.substances.append(row)

@@ -104,6 +104,16 @@ class CaseForm(FlaskForm):
                              "deadline")}
 
 
+class CaseRequest(CaseForm):
+    """A case sent to the API: every investigator named must exist (the view sets the choices)."""
+
+    def validate_investigators(self, field) -> None:
+        """Refuse a username that is no investigator's."""
+        unknown = sorted(set(field.data or []) - {value for value, _label in field.choices})
+        if unknown:
+            raise ValidationError(f"No investigator {unknown[0]!r}.")
+
+
 class ItemForm(Form):
     """One seized item in the registration form."""
 
@@ -142,6 +152,18 @@ class ItemForm(Form):
             "current_seal": self.current_seal.data or "",
             "storage_location_id": location_ids.get(self.storage_location.data or ""),
         }
+
+
+class SampleRequest(ItemForm):
+    """One item sent to the API: described, and stored only where a location exists."""
+
+    description = TextAreaField("Item description", validators=[
+        DataRequired("Describe the item."), Length(max=2000)])
+
+    def validate_storage_location(self, field) -> None:
+        """Only an active location (the view sets them as the choices)."""
+        if field.data and field.data not in {code for code, _label in field.choices}:
+            raise ValidationError(f"Unknown location {field.data!r}.")
 
 
 class RegisterSamplesForm(FlaskForm):

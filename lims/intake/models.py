@@ -7,18 +7,16 @@ from datetime import date, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Column,
     Date,
     ForeignKey,
     Index,
     Integer,
     String,
-    Table,
     Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from lims.auth.models import User
+from lims.auth.models import User, case_investigator
 from lims.db import UTCDateTime, db, utcnow
 
 DIRECTIONS = ("import", "export", "transit", "internal", "unknown")
@@ -55,14 +53,6 @@ class Location(db.Model):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-
-
-case_investigator = Table(
-    "case_investigator",
-    db.metadata,
-    Column("case_id", ForeignKey("case.id"), primary_key=True),
-    Column("user_id", ForeignKey("user.id"), primary_key=True, index=True),
-)
 
 
 class Case(db.Model):

@@ -8,8 +8,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
-from lims.audit.services import record, record_changes
-from lims.auth.access import can
+from lims.audit.services import record, record_changes, subject_of
+from lims.auth.access import can, visible_to
 from lims.auth.models import User
 from lims.custody.services import ensure_unblocked, record_receipt
 from lims.db import db, serialize_writers, utcnow
@@ -20,7 +20,6 @@ from lims.intake.models import (
     Counter,
     Location,
     Sample,
-    case_investigator,
 )
 
 CASE_FIELDS = (
@@ -49,11 +48,6 @@ def allocate(name: str) -> int:
 
 def _year() -> int:
     return utcnow().year
-
-
-def subject_of(sample: Sample) -> dict:
-    """Audit subject keys of a sample."""
-    return {"case_id": sample.case_id, "sample_id": sample.id}
 
 
 def create_case(actor: User, data: dict, *, case_prefix: str,
@@ -198,10 +192,7 @@ def record_label_print(actor: User, samples: list[Sample], reason: str, fmt: str
 
 def visible_cases(user: User) -> Select:
     """Cases the user may see: all for staff, only assigned ones for investigators."""
-    query = select(Case)
-    if user.role == "investigator":
-        query = query.join(case_investigator).where(case_investigator.c.user_id == user.id)
-    return query
+    return visible_to(user, select(Case))
 
 
 def get_case(user: User, case_number: str) -> Case:
@@ -216,10 +207,8 @@ def get_case(user: User, case_number: str) -> Case:
 
 def get_sample(user: User, lab_number: str) -> Sample:
     """Load a visible sample or raise NotFound."""
-    query = select(Sample).where(Sample.lab_number == lab_number.strip().upper())
-    if user.role == "investigator":
-        query = query.join(case_investigator, case_investigator.c.case_id == Sample.case_id
-                           ).where(case_investigator.c.user_id == user.id)
+    query = visible_to(user, select(Sample).where(
+        Sample.lab_number == lab_number.strip().upper()))
     sample = None if "\x00" in lab_number else db.session.scalar(query)
     if sample is None or not can(user, "sample.view"):
         raise NotFound(f"No sample {lab_number}.", "lab_number")
@@ -254,9 +243,7 @@ def list_samples(user: User, *, status: str = "", case_number: str = "",
     query = select(Sample).options(
         selectinload(Sample.case), selectinload(Sample.holder_user),
         selectinload(Sample.holder_location))
-    if user.role == "investigator":
-        query = query.join(case_investigator, case_investigator.c.case_id == Sample.case_id
-                           ).where(case_investigator.c.user_id == user.id)
+    query = visible_to(user, query)
     if status:
         query = query.where(Sample.status == status)
     if case_number:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import selectinload
 
 from instruments.core import Spectrum
 from instruments.registry import ParseResult
+from libsearch import index as search_index
 from lims.audit.services import record, record_changes
 from lims.auth.access import require
 from lims.auth.models import User
@@ -47,9 +48,8 @@ from lims.library.models import (
     SubstanceSynonym,
 )
 from lims.measurements.services import read_file
-from lims.search import index as search_index
-from lims.spectra.processing import TRANSMITTANCE_UNITS, Recipe, apply
-from lims.spectra.series import Series
+from lims.processing import TRANSMITTANCE_UNITS, Recipe, apply
+from lims.series import Series
 
 Progress = Callable[[int, int, str], None]
 KIND_OF_TECHNIQUE = {"MS": "ms", "IR": "spectral", "Raman": "spectral", "UV-Vis": "spectral"}

@@ -1,10 +1,11 @@
-"""Dashboard, the scan box and the health check."""
+"""Dashboard, the scan box, the audit chain check and the health check."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from lims.auth.access import login_required
+from lims.audit.services import verify_chain
+from lims.auth.access import login_required, permission_required
 from lims.intake import services
 
 bp = Blueprint("main", __name__)
@@ -35,6 +36,13 @@ def scan():
     if kind == "sample":
         return redirect(url_for("intake.sample", lab_number=number))
     return redirect(url_for("intake.case", case_number=number))
+
+
+@bp.route("/admin/audit/verify")
+@permission_required("user.manage")
+def audit_verify():
+    """Recompute the audit hash chain and show the result."""
+    return render_template("audit/verify.html", report=verify_chain())
 
 
 @bp.route("/healthz")

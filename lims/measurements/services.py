@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from instruments.core import ParseError
 from instruments.registry import ADAPTERS, ParseResult, parse
-from lims.audit.services import record
+from lims.audit.services import record, subject_of
 from lims.auth.models import User
 from lims.custody.services import ensure_unblocked
 from lims.db import db, utcnow
@@ -22,7 +22,7 @@ from lims.errors import Conflict, Invalid, NotFound
 from lims.failpoints import failpoint
 from lims.files import file_store, staging_area
 from lims.intake.models import Sample
-from lims.intake.services import get_sample, subject_of
+from lims.intake.services import get_sample
 from lims.measurements.models import Instrument, Measurement, RawFile, SpectrumRecord
 
 INSTRUMENT_FIELDS = ("name", "model", "serial", "technique", "default_adapter",

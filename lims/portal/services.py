@@ -7,10 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from lims.audit.services import record
 from lims.auth.models import User
+from lims.certificates.models import Certificate
 from lims.custody.services import timeline
 from lims.db import db
+from lims.findings.models import Finding
 from lims.intake.models import SAMPLE_STATUSES, Case, Sample
 from lims.intake.services import visible_cases
 from lims.measurements.models import Instrument, Measurement
@@ -44,8 +45,6 @@ def status_summary(counts: dict[str, int]) -> str:
 
 def my_cases(user: User) -> list[CaseRow]:
     """The cases visible to the user, newest first, with item counts and certificates."""
-    from lims.certificates.models import Certificate
-
     cases = list(db.session.scalars(visible_cases(user).order_by(Case.received_at.desc(),
                                                                   Case.id.desc())))
     ids = [case.id for case in cases]
@@ -60,12 +59,6 @@ def my_cases(user: User) -> list[CaseRow]:
         .group_by(Certificate.case_id)).all())
     return [CaseRow(case, sum(statuses[case.id].values()), status_summary(statuses[case.id]),
                     certificates.get(case.id, 0)) for case in cases]
-
-
-def record_access(user: User, case: Case, action: str, detail: str | None = None) -> None:
-    """Audit an investigator's look at a case (staff reads are not audited)."""
-    if user.role == "investigator":
-        record(user, action, "case", case.case_number, new=detail, case_id=case.id)
 
 
 def _custody_text(event) -> str:
@@ -100,8 +93,6 @@ def timeline_lanes(case: Case, steps: list[Milestone]) -> list[str]:
 
 
 def _finding_steps(by_id: dict[int, str]) -> list[Milestone]:
-    from lims.findings.models import Finding
-
     steps = []
     for row in db.session.execute(
             select(Finding.sample_id, Finding.version, Finding.status, Finding.submitted_at,
@@ -117,8 +108,6 @@ def _finding_steps(by_id: dict[int, str]) -> list[Milestone]:
 
 
 def _certificate_steps(case: Case) -> list[Milestone]:
-    from lims.certificates.models import Certificate
-
     steps = []
     for cert in db.session.scalars(select(Certificate).where(Certificate.case_id == case.id)
                                    .order_by(Certificate.id)):

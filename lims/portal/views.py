@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, render_template, url_for
 
-from lims.auth.access import permission_required
+from lims.auth.access import permission_required, record_access
 from lims.certificates.services import list_certificates
 from lims.custody.services import timeline
 from lims.forms import committed
@@ -36,7 +36,7 @@ def case(case_number: str):
     case = get_case(g.user, case_number)
     steps = services.case_timeline(case)
     certificates = _certificate_rows(list_certificates(g.user, case))
-    committed(lambda: services.record_access(g.user, case, "portal_case_viewed"))
+    committed(lambda: record_access(g.user, case, "portal_case_viewed"))
     return render_template("portal/case.html", case=case, steps=steps,
                            certificates=certificates, verify_url=url_for("certificates.verify"))
 
@@ -59,5 +59,5 @@ def custody(case_number: str):
     """The chain of custody of every item of the case."""
     case = get_case(g.user, case_number)
     chains = [(sample, timeline(sample)) for sample in case.samples]
-    committed(lambda: services.record_access(g.user, case, "portal_custody_viewed"))
+    committed(lambda: record_access(g.user, case, "portal_custody_viewed"))
     return render_template("portal/custody.html", case=case, chains=chains)

@@ -1,1 +1,1 @@
-"""Numeric library search: exact scores (scores.py) and the memory-mapped index (index.py)."""
+"""Library search in the application: stored searches, hits and decisions (engine: libsearch)."""

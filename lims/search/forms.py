@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from lims.search.index import ALGORITHMS
+from libsearch.index import ALGORITHMS
 
 
 class SearchForm(FlaskForm):

@@ -10,19 +10,18 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from lims.audit.services import record
+from libsearch.index import ALGORITHMS, INDEX_VERSION, Algorithm, Hit
+from lims.audit.services import record, subject_of
 from lims.auth.models import User
 from lims.custody.services import ensure_unblocked
 from lims.db import db, utcnow
 from lims.errors import Invalid, NotFound
-from lims.intake.services import subject_of
 from lims.library import services as library
 from lims.library.models import LibraryEntry, ReferenceLibrary
 from lims.measurements.models import SpectrumRecord
 from lims.measurements.services import get_spectrum, read_file
-from lims.search.index import ALGORITHMS, INDEX_VERSION, Algorithm, Hit
+from lims.processing import Recipe, apply
 from lims.search.models import Search, SearchHit
-from lims.spectra.processing import Recipe, apply
 
 DECISIONS = ("accepted", "rejected")
 ABSORBANCE_FROM = ("transmittance", "reflectance")

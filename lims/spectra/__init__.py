@@ -1,1 +1,1 @@
-"""Spectrum review: processing recipes, the interactive viewer and overlays."""
+"""Spectrum review: the interactive viewer, recipe form and overlays."""

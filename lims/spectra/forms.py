@@ -8,7 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import FloatField, IntegerField, RadioField, SelectField, StringField, SubmitField
 from wtforms.validators import NumberRange, Optional
 
-from lims.spectra.processing import BASELINES, Recipe, RecipeError
+from lims.processing import BASELINES, Recipe, RecipeError
 
 NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 RANGE = re.compile(rf"^\s*({NUMBER})\s*(?:-|–|—|to|\.\.)\s*({NUMBER})\s*$")

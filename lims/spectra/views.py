@@ -10,7 +10,9 @@ import numpy as np
 from flask import Blueprint, Response, g, jsonify, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from lims import processing
 from lims.auth.access import permission_required
+from lims.library import services as library
 from lims.measurements.models import SpectrumRecord
 from lims.measurements.services import get_spectrum, measurements_of
 from lims.plots import (
@@ -23,11 +25,10 @@ from lims.plots import (
     to_png,
     to_svg,
 )
-from lims.search.views import panel_context
-from lims.spectra import processing
+from lims.processing import Peak, Recipe, RecipeError
+from lims.search.panel import panel_context
+from lims.series import Series
 from lims.spectra.forms import RecipeForm, parse_overlays
-from lims.spectra.processing import Peak, Recipe, RecipeError
-from lims.spectra.series import Series
 
 bp = Blueprint("spectra", __name__)
 
@@ -50,9 +51,7 @@ def _overlay_series(spectrum: SpectrumRecord, kind: str, ident: int) -> Series:
     if kind == "spectrum":
         series = record_series(get_spectrum(g.user, ident), role="overlay")
     else:
-        from lims.library.services import entry_series  # written alongside; imported late
-
-        series = entry_series(g.user, ident)
+        series = library.entry_series(g.user, ident)
     if series.x_unit != spectrum.x_unit:
         raise RecipeError("overlay", f"{series.label} has x in {series.x_unit}, the spectrum "
                                      f"in {spectrum.x_unit}")

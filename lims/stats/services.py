@@ -17,9 +17,11 @@ from matplotlib.figure import Figure
 from sqlalchemy import case, func, select
 from sqlalchemy.sql import ColumnElement, Select
 
+from lims.certificates.models import Certificate
 from lims.csvfile import csv_bytes
 from lims.db import db
 from lims.errors import Invalid
+from lims.findings.models import Finding, FindingSubstance
 from lims.intake.models import Case, Sample
 from lims.library.models import Substance
 from lims.plots import bar_figure, histogram_figure, stacked_bar_figure
@@ -179,8 +181,6 @@ class Turnaround:
 
 def turnaround(period: Period) -> Turnaround:
     """Receipt to first certificate, for cases whose first certificate falls in the period."""
-    from lims.certificates.models import Certificate
-
     first = func.min(Certificate.issued_at)
     rows = db.session.execute(
         select(Case.case_number, Case.received_at, first.label("first"))
@@ -226,8 +226,6 @@ class Breakdown:
 
 def _identified() -> tuple[Select, ColumnElement]:
     """Substances of approved 'identified' findings, and the time of approval."""
-    from lims.findings.models import Finding, FindingSubstance
-
     query = (select().select_from(FindingSubstance)
              .join(Finding, Finding.id == FindingSubstance.finding_id)
              .join(Substance, Substance.id == FindingSubstance.substance_id)
@@ -247,8 +245,6 @@ def substances_per_month(period: Period) -> Breakdown:
 
 def substances_per_office(period: Period) -> Breakdown:
     """Identifications per submitting customs office and substance, approved in the period."""
-    from lims.findings.models import Finding
-
     query, at = _identified()
     query = query.join(Sample, Sample.id == Finding.sample_id).join(Case,
                                                                     Case.id == Sample.case_id)

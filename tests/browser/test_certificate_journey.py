@@ -17,8 +17,8 @@ def _seed(app, make_user, make_case, make_samples) -> dict:
     from lims.demo import demo_ei_msp
     from lims.library.services import get_library
     from lims.measurements.services import import_file
+    from lims.processing import Recipe
     from lims.search.services import decide_hit, run_search
-    from lims.spectra.processing import Recipe
 
     base = identification_lab(app, make_user, make_case, make_samples)
     make_user("reviewer", username="elena", full_name="Elena Georgieva")

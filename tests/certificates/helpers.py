@@ -41,8 +41,8 @@ def accepted_hit(app, chemist, sample):
     from lims.library.demo import ir_library_file
     from lims.library.services import add_legal_status, get_library_by_name, import_library
     from lims.measurements.services import create_instrument, import_file
+    from lims.processing import Recipe
     from lims.search.services import decide_hit, run_search
-    from lims.spectra.processing import Recipe
 
     try:
         library = get_library_by_name("Test IR library")

@@ -171,7 +171,10 @@ def test_unknown_token_is_404_on_the_page_and_the_api(app, issued):
     assert client.get("/verify/" + "A" * 32).status_code == 404
     response = client.post("/api/v1/verify", json={"token": "B" * 32})
     assert response.status_code == 404 and response.json["status"] == "unknown"
-    assert client.post("/api/v1/verify", json={}).status_code == 400
+    missing = client.post("/api/v1/verify", json={})  # a missing field is named, as everywhere
+    assert missing.status_code == 422 and missing.json["field"] == "token"
+    assert client.post("/api/v1/verify", data="[1]",
+                       content_type="application/json").status_code == 400
 
 
 def test_verification_is_rate_limited_per_client(app, issued):

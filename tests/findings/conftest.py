@@ -14,8 +14,8 @@ from tests.search.lab import identification_lab
 def lab(app, make_user, make_case, make_samples):
     """Chemist Dimitar Ivanov's sample of 100 units with an accepted cocaine hit on its FTIR."""
     from lims.library.services import add_legal_status
+    from lims.processing import Recipe
     from lims.search.services import decide_hit, run_search
-    from lims.spectra.processing import Recipe
 
     base = identification_lab(app, make_user, make_case, make_samples)
     reviewer = make_user("reviewer", username="elena", full_name="Elena Georgieva")

@@ -1,1 +1,1 @@
-"""Tests of the library-search engine (lims.search.scores and lims.search.index)."""
+"""Tests of library search in the application: stored searches, hits and decisions."""

@@ -210,8 +210,8 @@ def test_unapproved_library_is_refused(app, lab):
     from lims.errors import Invalid
     from lims.library.services import get_library
     from lims.measurements.models import SpectrumRecord
+    from lims.processing import Recipe
     from lims.search.services import run_search
-    from lims.spectra.processing import Recipe
 
     with app.app_context():
         library = get_library(lab["ir"])
@@ -224,11 +224,11 @@ def test_unapproved_library_is_refused(app, lab):
 
 
 def test_stored_scores_are_the_exact_float64_values(app, lab):
+    from libsearch.scores import correlation
     from lims.library.services import get_library, library_index
     from lims.measurements.models import SpectrumRecord
-    from lims.search.scores import correlation
+    from lims.processing import Recipe
     from lims.search.services import run_search
-    from lims.spectra.processing import Recipe
 
     with app.app_context():
         library = get_library(lab["ir"])

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from lims.spectra.processing import RECIPE_VERSION, Recipe, RecipeError, apply, pick_peaks
+from lims.processing import RECIPE_VERSION, Recipe, RecipeError, apply, pick_peaks
 
 X = np.arange(4000.0, 399.0, -2.0)  # IR axis as files store it: 4000 -> 400 cm-1, 2 cm-1 steps
 

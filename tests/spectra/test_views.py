@@ -7,7 +7,7 @@ import pytest
 
 from lims.db import db
 from lims.measurements.models import SpectrumRecord
-from lims.spectra.processing import Recipe, apply
+from lims.processing import Recipe, apply
 from tests.spectra.files import AXIS, jcamp
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -131,7 +131,7 @@ def test_overlay_of_another_spectrum_of_the_sample(chemist, lab):
 
 def test_library_entry_overlay(chemist, lab, monkeypatch):
     from lims.library import services
-    from lims.spectra.series import Series
+    from lims.series import Series
 
     reference_y = np.exp(-0.5 * ((AXIS - 1700) / 8.0) ** 2)
     asked = []

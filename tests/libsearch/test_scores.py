@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.spatial import distance
 
-from lims.search import scores
+from libsearch import scores
 
 SEED = 20261201
 

@@ -7,10 +7,10 @@ shared between processes.  Every search runs in two passes (docs/MATCHING.md 4):
 1. fast pass: one float32 product of the prepared library matrix with the query vector(s)
    ranks K = max(100, 5 * top) candidates (scipy CSR for mass spectra, split over threads for
    batches; BLAS GEMV/GEMM for full spectra);
-2. exact pass: each candidate is re-scored in float64 by ``lims.search.scores`` from the stored
+2. exact pass: each candidate is re-scored in float64 by ``libsearch.scores`` from the stored
    exact data, and the hits are sorted on that value.  Reported numbers never come from float32.
 
-Pure numpy/scipy: no Flask, SQLAlchemy or lims imports beyond ``lims.search.scores``.
+Pure numpy/scipy: no Flask, SQLAlchemy or lims imports beyond ``libsearch.scores``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from lims.search import scores
+from libsearch import scores
 
 INDEX_VERSION = "1"
 KINDS = ("ms", "spectral")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from instruments.registry import parse
-from lims.search import scores
-from lims.search.index import ALGORITHMS, build_index, common_axis, open_index
+from libsearch import scores
+from libsearch.index import ALGORITHMS, build_index, common_axis, open_index
 from tests.instruments.corpus import CORPUS, corpus_bytes
 
 SEED = 20261202

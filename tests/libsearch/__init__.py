@@ -1,0 +1,1 @@
+"""Tests of the pure library-search engine (libsearch.scores and libsearch.index)."""
