@@ -42,6 +42,14 @@ ENV_KEYS = {
     "kills itself with SIGKILL (measurement.saved, custody.recorded, certificate.stored).",
     "LIMS_TSA_CA": "PEM file of the time-stamp server's CA certificate(s), trusted for its "
     "time-stamps; a relative path is inside LIMS_DATA_DIR (default: none).",
+    "LIMS_STORE": "Backend of the write-once file store: local (default; LIMS_DATA_DIR/files) "
+    "or s3 (an S3-compatible bucket, shared by several app servers).",
+    "LIMS_S3_ENDPOINT_URL": "URL of the S3-compatible server (default: AWS S3 of LIMS_S3_REGION).",
+    "LIMS_S3_BUCKET": "Bucket of the file store (required with LIMS_STORE=s3).",
+    "LIMS_S3_ACCESS_KEY": "Access key id (default: boto3's own credential chain).",
+    "LIMS_S3_SECRET_KEY": "Secret access key (default: boto3's own credential chain).",
+    "LIMS_S3_REGION": "Region of the bucket (default us-east-1).",
+    "LIMS_S3_PREFIX": "Key prefix inside the bucket, e.g. lims/ (default: none).",
 }
 
 
@@ -76,6 +84,12 @@ def _signing_password(p12: Path) -> str:
     )
 
 
+def _key_prefix(value: str) -> str:
+    """An object key prefix: empty, or ending in exactly one slash."""
+    value = value.strip("/")
+    return f"{value}/" if value else ""
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed settings of one application instance."""
@@ -104,6 +118,19 @@ class Settings:
     tsa_url: str = ""
     tsa_ca: Path | None = None  # relative to data_dir unless absolute
     failpoints: frozenset[str] = frozenset()
+    store: str = "local"  # local | s3
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = field(default="", repr=False)
+    s3_region: str = "us-east-1"
+    s3_prefix: str = ""  # "" or ending in "/"
+
+    def __post_init__(self):
+        if self.store not in ("local", "s3"):
+            raise RuntimeError(f"LIMS_STORE must be local or s3, not {self.store!r}.")
+        if self.store == "s3" and not self.s3_bucket:
+            raise RuntimeError("LIMS_STORE=s3 needs LIMS_S3_BUCKET.")
 
     @property
     def tsa_ca_file(self) -> Path | None:
@@ -171,6 +198,13 @@ def load_settings(**overrides) -> Settings:
         "failpoints": frozenset(filter(None, (p.strip() for p in _env(
             "LIMS_FAILPOINTS", "").split(",")))),
         "tsa_ca": Path(_env("LIMS_TSA_CA", "")) if _env("LIMS_TSA_CA", "") else None,
+        "store": _env("LIMS_STORE", "local"),
+        "s3_endpoint_url": _env("LIMS_S3_ENDPOINT_URL", ""),
+        "s3_bucket": _env("LIMS_S3_BUCKET", ""),
+        "s3_access_key": _env("LIMS_S3_ACCESS_KEY", ""),
+        "s3_secret_key": _env("LIMS_S3_SECRET_KEY", ""),
+        "s3_region": _env("LIMS_S3_REGION", "us-east-1"),
+        "s3_prefix": _key_prefix(_env("LIMS_S3_PREFIX", "")),
     }
     values.update(overrides)
     return Settings(**values)

@@ -15,7 +15,7 @@ from flask import (
 )
 
 from lims.auth.access import can, permission_required, require
-from lims.files import FileStore
+from lims.files import FileStore, file_store
 from lims.forms import attempt, committed, form_status, run
 from lims.intake import services
 from lims.intake.forms import (
@@ -263,7 +263,7 @@ def _location_codes() -> dict[str, int]:
 
 
 def _store() -> FileStore:
-    return FileStore(_settings().file_store)
+    return file_store()
 
 
 @bp.route("/cases/<case_number>/bulk", methods=["GET", "POST"])
