@@ -125,11 +125,11 @@ def _operations() -> dict:
         "/api/v1/samples/{lab_number}": {"get": {
             "summary": "A sample with its custody events and current holder",
             "parameters": [SAMPLE], "responses": _responses("200")}},
-        "/api/v1/samples/{lab_number}/label.pdf": {"get": {
+        "/api/v1/samples/{lab_number}/label.pdf": {"post": {
             "summary": "Label as PDF (Code 128 and DataMatrix)", "parameters": [SAMPLE, REASON],
             "responses": _responses("200", {"type": "string", "format": "binary"},
                                     "application/pdf", (401, 403, 404, 409))}},
-        "/api/v1/samples/{lab_number}/label.zpl": {"get": {
+        "/api/v1/samples/{lab_number}/label.zpl": {"post": {
             "summary": "Label as ZPL II for Zebra printers", "parameters": [SAMPLE, REASON],
             "responses": _responses("200", {"type": "string"}, "application/zpl",
                                     (401, 403, 404, 409))}},

@@ -179,15 +179,15 @@ def get_sample(lab_number: str):
     return jsonify(body)
 
 
-@bp.route("/samples/<lab_number>/label.<fmt>", methods=["GET"])
+@bp.route("/samples/<lab_number>/label.<fmt>", methods=["POST"])
 @login_required
 def sample_label(lab_number: str, fmt: str):
-    """The label as PDF or ZPL; a reprint needs `?reason=`."""
+    """Print the label as PDF or ZPL (POST: each print is counted); a reprint needs `reason`."""
     require(g.user, "label.print")
     sample = intake.get_sample(g.user, lab_number)
     if fmt not in ("pdf", "zpl"):
         raise Invalid("Labels are label.pdf or label.zpl.", "format")
-    intake.record_label_print(g.user, [sample], request.args.get("reason", ""), fmt)
+    intake.record_label_print(g.user, [sample], request.values.get("reason", ""), fmt)
     body, mimetype = render_labels(label_dicts([sample], _settings().timezone), "single", fmt)
     db.session.commit()
     return Response(body, mimetype=mimetype)

@@ -8,6 +8,7 @@ from lims.auth.access import can, permission_required
 from lims.certificates import services
 from lims.certificates.forms import AmendForm, VerifyForm, WithdrawForm
 from lims.db import db
+from lims.files import content_disposition
 from lims.forms import attempt
 from lims.intake.models import Case
 from lims.intake.services import get_case
@@ -27,7 +28,7 @@ def pdf_download(number: str) -> Response:
     data = services.certificate_pdf(g.user, certificate)
     db.session.commit()  # an investigator's download is audited
     return Response(data, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{certificate.filename}"',
+        "Content-Disposition": content_disposition(certificate.filename),
         "X-Content-SHA256": certificate.pdf_sha256,
     })
 
@@ -110,7 +111,7 @@ def packet(case_number: str):
     data = services.case_packet(g.user, case)
     db.session.commit()
     return Response(data, mimetype="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="{case.case_number}-packet.zip"'})
+        "Content-Disposition": content_disposition(f"{case.case_number}-packet.zip")})
 
 
 def _verify_page(form: VerifyForm, result=None):

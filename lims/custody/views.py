@@ -12,6 +12,7 @@ from lims.custody.export import custody_log_csv, custody_log_pdf
 from lims.custody.forms import HandoverForm, ReleaseForm, ResealForm, ResolveForm
 from lims.db import db
 from lims.errors import DomainError, NotFound
+from lims.files import content_disposition
 from lims.forms import apply_error
 from lims.intake.services import active_locations, get_case, get_sample, staff_users
 from lims.portal.services import record_access
@@ -165,4 +166,4 @@ def case_custody_log(case_number: str, fmt: str):
     record_access(g.user, case, "custody_log_downloaded", fmt)
     db.session.commit()
     return Response(body, mimetype=EXPORT_TYPES[fmt], headers={
-        "Content-Disposition": f'attachment; filename="custody-{case.case_number}.{fmt}"'})
+        "Content-Disposition": content_disposition(f"custody-{case.case_number}.{fmt}")})

@@ -17,7 +17,7 @@ from flask import (
 from lims.auth.access import can, permission_required, require
 from lims.db import db
 from lims.errors import DomainError
-from lims.files import FileStore
+from lims.files import FileStore, content_disposition
 from lims.forms import apply_error
 from lims.intake import services
 from lims.intake.forms import (
@@ -34,6 +34,7 @@ from lims.intake.labels import label_dicts, render_labels
 from lims.intake.models import SAMPLE_STATUSES, STATUS_TRANSITIONS
 from lims.intake.sheet import parse_sample_sheet, template_csv
 from lims.measurements.services import measurements_of
+from lims.web import id_arg
 
 bp = Blueprint("intake", __name__)
 
@@ -144,7 +145,7 @@ def samples():
     page = services.list_samples(g.user, status=args.get("status", ""),
                                  case_number=args.get("case", "").strip().upper(),
                                  holder=args.get("holder", ""),
-                                 after=args.get("after", type=int))
+                                 after=id_arg("after"))
     filters = {k: v for k, v in args.items() if k != "after" and v}
     return render_template("intake/samples.html", page=page, statuses=SAMPLE_STATUSES,
                            filters=filters, locations=services.active_locations(),
@@ -236,20 +237,20 @@ def subsample(lab_number: str):
 
 
 def _label_response(samples, layout: str, fmt: str, name: str):
-    """Count the print (a reprint needs ?reason=) and answer the PDF or ZPL."""
-    reason = request.args.get("reason", "")
+    """Count the print (a reprint needs a reason) and answer the PDF or ZPL."""
+    reason = request.form.get("reason", "")
     services.record_label_print(g.user, samples, reason, fmt)
     labels = label_dicts(samples, _settings().timezone)
     body, mimetype = render_labels(labels, layout, fmt)
     db.session.commit()
     return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'inline; filename="{name}.{fmt}"'})
+        "Content-Disposition": content_disposition(f"{name}.{fmt}", "inline")})
 
 
-@bp.route("/samples/<lab_number>/label.<fmt>")
+@bp.route("/samples/<lab_number>/label.<fmt>", methods=["POST"])
 @permission_required("label.print")
 def sample_label(lab_number: str, fmt: str):
-    """The label of one sample as PDF or ZPL."""
+    """Print the label of one sample as PDF or ZPL (POST only: every print is counted)."""
     sample = services.get_sample(g.user, lab_number)
     if fmt not in ("pdf", "zpl"):
         return render_template("error.html", status=404, message="Labels are PDF or ZPL."), 404
@@ -261,10 +262,10 @@ def sample_label(lab_number: str, fmt: str):
         return redirect(url_for("intake.sample", lab_number=sample.lab_number) + "#labels")
 
 
-@bp.route("/cases/<case_number>/labels.<fmt>")
+@bp.route("/cases/<case_number>/labels.<fmt>", methods=["POST"])
 @permission_required("label.print")
 def case_labels(case_number: str, fmt: str):
-    """A label sheet (PDF) or a ZPL batch for every sample of a case."""
+    """Print a label sheet (PDF) or a ZPL batch for every sample of a case (POST only)."""
     case = services.get_case(g.user, case_number)
     if fmt not in ("pdf", "zpl") or not case.samples:
         return render_template("error.html", status=404,
@@ -330,11 +331,11 @@ def bulk_confirm(case_number: str):
 def sheet_template():
     """A CSV template for bulk intake."""
     return Response(template_csv(), mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="intake-template.csv"'})
+        "Content-Disposition": content_disposition("intake-template.csv")})
 
 
 @bp.route("/locations", methods=["GET", "POST"])
-@permission_required("custody.view")
+@permission_required("location.view")
 def locations():
     """Storage locations; admins and technicians add new ones."""
     form = LocationForm()
