@@ -28,6 +28,11 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
+# Every id column is a signed 64-bit integer (PostgreSQL BIGINT range, SQLite INTEGER): a larger
+# number can never name a row, and handing it to the driver is an overflow error, not "not found".
+MAX_ID = 2**63 - 1
+
+
 def utcnow() -> datetime:
     """Return the server clock as an aware UTC datetime."""
     return datetime.now(UTC)

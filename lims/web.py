@@ -10,12 +10,10 @@ from flask import Flask, g, request
 from flask.globals import request_ctx
 from werkzeug.routing import IntegerConverter
 
+from lims.db import MAX_ID
 from lims.errors import BadRequest, DomainError, error_response
 from lims.files import check_filename
 
-# Every id column is a signed 64-bit integer on PostgreSQL (and SQLite): a larger number can
-# never name a row, and passing it to the driver is an overflow error, not "not found".
-MAX_ID = 2**63 - 1
 CLIENT_REQUEST_ID_LENGTH = 64
 _UNSAFE_REQUEST_ID = re.compile(r"[^A-Za-z0-9._:@/+=-]")
 PERMISSIONS_POLICY = ("camera=(), microphone=(), geolocation=(), payment=(), usb=(), "

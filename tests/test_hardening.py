@@ -17,6 +17,7 @@ from lims.audit.models import AuditEntry
 from lims.audit.services import verify_chain
 from lims.db import db
 from lims.demo import DEMO_USERS
+from lims.files import content_disposition
 from lims.intake.models import Case, Sample
 from lims.measurements.models import Measurement
 from tests.certificates.helpers import configure_lab
@@ -192,7 +193,7 @@ def _filled(fields, password: str) -> dict:
     for name, value, required, kind in fields:
         if not value and required:
             value = password if kind == "password" else FILLERS.get(kind, "Test value 1")
-        data[name] = value
+        data[name] = value or ""
     return data
 
 
@@ -210,12 +211,23 @@ def _post_without_optional(client, action: str, fields) -> list:
     return failures
 
 
-def test_every_form_accepts_its_optional_fields_omitted(demo):
+def _post_huge_ids(client, action: str, fields) -> list:
+    """POST a form once with each field that holds a number (an id, a count) set to 2^64."""
+    full = _filled(fields, PASSWORDS["admin"])
+    failures = []
+    for name in [name for name, value in full.items() if value.isdigit()]:
+        if client.post(action, data={**full, name: str(2**64)}).status_code >= 500:
+            failures.append((action, f"{name}=2^64", 500))
+    return failures
+
+
+def test_every_form_accepts_its_optional_fields_omitted_and_huge_numbers(demo):
     admin = logged_in(demo, "admin")
     tested, failures = [], []
     for _round in range(2):  # the second walk reaches pages the first round's posts made
         forms = [form for form in _crawl(admin) if form not in tested]
         for action, fields in forms:
+            failures += _post_huge_ids(admin, action, fields)
             failures += _post_without_optional(admin, action, fields)
         tested += forms
     assert len(tested) >= 30
@@ -355,14 +367,14 @@ def test_downloads_name_the_file_per_rfc_6266(demo, api_token):
     lab_number = first_lab_number(demo)
     created = chem.post(f"/api/v1/samples/{lab_number}/measurements",
                         headers={"Authorization": f"Bearer {api_token('chem')}"},
-                        data={"file": (io.BytesIO(GOOD), 'Проба "1";.jdx')},
+                        data={"file": (io.BytesIO(GOOD), "Проба 1; (ü).jdx")},
                         content_type="multipart/form-data")
     assert created.status_code == 201, created.get_json()
     raw = chem.get(f"/measurements/{created.get_json()['measurement_id']}/raw")
     assert raw.data == GOOD
     assert raw.headers["Content-Disposition"] == (
-        "attachment; filename=\"_____ _1_;.jdx\"; "
-        "filename*=UTF-8''%D0%9F%D1%80%D0%BE%D0%B1%D0%B0%20%221%22%3B.jdx")
+        "attachment; filename=\"_____ 1; (_).jdx\"; "
+        "filename*=UTF-8''%D0%9F%D1%80%D0%BE%D0%B1%D0%B0%201%3B%20%28%C3%BC%29.jdx")
     # A name stored before names were checked still downloads, without its control character.
     with demo.app_context():
         measurement = db.session.get(Measurement, created.get_json()["measurement_id"])
@@ -372,6 +384,11 @@ def test_downloads_name_the_file_per_rfc_6266(demo, api_token):
     assert old.status_code == 200 and old.data == GOOD
     assert old.headers["Content-Disposition"] == (
         "attachment; filename=\"ab.jdx\"; filename*=UTF-8''ab.jdx")
+
+
+def test_quotes_and_backslashes_never_end_the_fallback_name():
+    assert content_disposition('a"b\\c\r\n.pdf', "inline") == (
+        "inline; filename=\"a_b_c.pdf\"; filename*=UTF-8''a%22b%5Cc.pdf")
 
 
 def test_a_staged_upload_is_accepted_only_by_its_user_onto_its_sample(demo, make_user, login):

@@ -20,7 +20,7 @@ from lims.auth.access import can
 from lims.auth.models import User
 from lims.auth.services import confirm_password
 from lims.custody.services import ensure_unblocked
-from lims.db import db, utcnow
+from lims.db import MAX_ID, db, utcnow
 from lims.errors import Conflict, Forbidden, Invalid, NotFound
 from lims.esign.models import Signature
 from lims.esign.services import record_signature, signatures_for
@@ -269,9 +269,12 @@ def _optional_id(data: dict, name: str) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return int(value)
+        number = int(value)
     except (TypeError, ValueError):
         raise Invalid(f"{name}: must be a number.", name) from None
+    if not 0 < number <= MAX_ID:
+        raise Invalid(f"{name}: no such record.", name)
+    return number
 
 
 def _clean_technique(finding: Finding, data: dict) -> dict:
