@@ -28,9 +28,9 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
-# Every id column is a signed 64-bit integer (PostgreSQL BIGINT range, SQLite INTEGER): a larger
-# number can never name a row, and handing it to the driver is an overflow error, not "not found".
-MAX_ID = 2**63 - 1
+# Id and position columns are SQLAlchemy Integer, 32 bits on PostgreSQL: a larger number can never
+# name a row, and handing it to the driver is an overflow error (a 500), not "not found".
+MAX_ID = 2**31 - 1
 
 
 def utcnow() -> datetime:

@@ -24,7 +24,7 @@ CONTENT_SECURITY_POLICY = (
 
 
 class BoundedIntConverter(IntegerConverter):
-    """`<int:...>` that matches only ids a database row can have (so 2^63 is a 404)."""
+    """`<int:...>` that matches only ids a database row can have (so 2^31 or 2^63 is a 404)."""
 
     def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):
         super().__init__(map, fixed_digits=fixed_digits, min=min,
