@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 from flask import Flask, g, request
@@ -64,7 +63,9 @@ def create_app(settings: Settings | None = None, testing: bool = False) -> Flask
     from lims.spectra.views import bp as spectra_bp
     from lims.stats.views import bp as stats_bp
     from lims.templating import register_template_helpers
+    from lims.web import install_hardening
 
+    install_hardening(app)  # before the blueprints: their <int:...> ids are bounded
     api_bps = (api_bp, *(feature.bp for feature in (intake_api, custody_api, measurements_api,
                                                    search_api, findings_api, certificates_api)))
     for blueprint in (main_bp, auth_bp, intake_bp, custody_bp, audit_bp, measurements_bp,
@@ -88,22 +89,7 @@ def create_app(settings: Settings | None = None, testing: bool = False) -> Flask
 
     @app.before_request
     def _identify():
-        g.request_id = request.headers.get("X-Request-ID", "")[:40] or uuid.uuid4().hex
         g.user = None
         return load_current_user()
-
-    @app.after_request
-    def _headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
-            "frame-ancestors 'none'; form-action 'self'")
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        if g.get("user") is not None:
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
     return app

@@ -6,6 +6,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 ENV_KEYS = {
@@ -19,8 +20,11 @@ ENV_KEYS = {
     "LIMS_CASE_NUMBER_PREFIX": "Prefix of case numbers (default CASE).",
     "LIMS_CERTIFICATE_PREFIX": "Middle part of certificate numbers, <lab prefix>-<this>-YYYY-NNNNN "
     "(default CERT).",
-    "LIMS_PUBLIC_URL": "Base URL printed in the certificates' QR codes (<url>/verify/<token>); "
-    "default: the URL the issuing request came in on.",
+    "LIMS_PUBLIC_URL": "Base URL printed in the certificates' QR codes (<url>/verify/<token>) "
+    "and used for every absolute link (API `url` fields); default: the URL the request came in "
+    "on.",
+    "LIMS_TRUSTED_HOSTS": "Comma-separated host names the app answers to; any other Host "
+    "header gets 400 (default: any host).",
     "LIMS_TIMEZONE": "The laboratory's time zone for display (default UTC); storage is UTC.",
     "LIMS_IDLE_TIMEOUT_MINUTES": "Idle session timeout (default 30; 15 for roles that sign).",
     "LIMS_SESSION_MAX_HOURS": "Absolute session lifetime (default 12).",
@@ -103,6 +107,7 @@ class Settings:
     case_number_prefix: str = "CASE"
     certificate_prefix: str = "CERT"
     public_url: str = ""
+    trusted_hosts: tuple[str, ...] = ()
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     idle_timeout_minutes: int = 30
     signer_idle_timeout_minutes: int = 15
@@ -149,7 +154,12 @@ class Settings:
 
     def flask_config(self) -> dict:
         """Return the Flask and extension keys derived from these settings."""
+        public = urlsplit(self.public_url)
         return {
+            # Absolute links are built from the configured URL, never from the Host header.
+            "SERVER_NAME": public.netloc or None,
+            "PREFERRED_URL_SCHEME": public.scheme or "http",
+            "TRUSTED_HOSTS": list(self.trusted_hosts) or None,
             "SECRET_KEY": self.secret_key,
             "SQLALCHEMY_DATABASE_URI": self.database_url,
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -182,6 +192,8 @@ def load_settings(**overrides) -> Settings:
         "case_number_prefix": _env("LIMS_CASE_NUMBER_PREFIX", "CASE"),
         "certificate_prefix": _env("LIMS_CERTIFICATE_PREFIX", "CERT"),
         "public_url": _env("LIMS_PUBLIC_URL", "").rstrip("/"),
+        "trusted_hosts": tuple(h.strip() for h in _env("LIMS_TRUSTED_HOSTS", "").split(",")
+                               if h.strip()),
         "timezone": ZoneInfo(_env("LIMS_TIMEZONE", "UTC")),
         "idle_timeout_minutes": int(_env("LIMS_IDLE_TIMEOUT_MINUTES", "30")),
         "session_max_hours": int(_env("LIMS_SESSION_MAX_HOURS", "12")),

@@ -28,6 +28,11 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
+# Id and position columns are SQLAlchemy Integer, 32 bits on PostgreSQL: a larger number can never
+# name a row, and handing it to the driver is an overflow error (a 500), not "not found".
+MAX_ID = 2**31 - 1
+
+
 def utcnow() -> datetime:
     """Return the server clock as an aware UTC datetime."""
     return datetime.now(UTC)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from lims.db import db
@@ -22,6 +23,12 @@ class DomainError(Exception):
     def details(self) -> dict:
         """Extra JSON keys of the error answer (e.g. the line of a bad file)."""
         return {}
+
+
+class BadRequest(DomainError):
+    """The request itself is malformed (e.g. a query parameter that is not a number)."""
+
+    status = 400
 
 
 class NotFound(DomainError):
@@ -79,6 +86,17 @@ def error_response(status: int, message: str, field: str | None = None,
     return render_template("error.html", status=status, message=message), status
 
 
+def _too_large_message(config) -> str:
+    """Say which request limit a 413 hit: the body size, or the form's parts and fields."""
+    mib = 1024 * 1024
+    size_limit = config["MAX_CONTENT_LENGTH"]
+    length = request.content_length
+    if length is not None and length <= size_limit:
+        return (f"The form has more than {config['MAX_FORM_PARTS']} parts, or a field larger "
+                f"than {config['MAX_FORM_MEMORY_SIZE'] // mib} MiB.")
+    return f"The upload is larger than the limit of {size_limit // mib} MiB."
+
+
 def register_error_handlers(app: Flask) -> None:
     """Map domain errors, HTTP errors and unexpected failures to clean answers."""
 
@@ -94,10 +112,14 @@ def register_error_handlers(app: Flask) -> None:
     def _http(error: HTTPException):
         db.session.rollback()
         message = error.description or error.name
+        if request_ctx.url_adapter is None:  # an untrusted Host: no page can be built for it
+            return Response(message, error.code, mimetype="text/plain")
         if error.code == 413:
-            limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-            message = f"The upload is larger than the limit of {limit} MiB."
-        return error_response(error.code or 500, message)
+            message = _too_large_message(app.config)
+        response = make_response(error_response(error.code or 500, message))
+        if error.code == 405:  # RFC 9110: a 405 names the methods the resource allows
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods or ()))
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -182,14 +182,18 @@ def s3_client(endpoint_url: str, region: str, access_key: str, secret_key: str):
                       retries={"mode": "standard", "max_attempts": 3}))
 
 
-def open_store(settings: Settings, area: str) -> FileStore:
-    """The store of one area (files: evidence, staging) on the backend LIMS_STORE selects."""
+def open_store(settings: Settings, area: str, sub: str = "") -> FileStore:
+    """The store of one area (files: evidence, staging) on the backend LIMS_STORE selects.
+
+    `sub` narrows a staging area to one folder (one user's uploads for one sample).
+    """
     if area not in AREAS:
         raise ValueError(f"unknown store area {area!r}")
     staging = area == "staging"
     if settings.store == "s3":
         client = s3_client(settings.s3_endpoint_url, settings.s3_region, settings.s3_access_key,
                            settings.s3_secret_key)
-        return S3Store(client, settings.s3_bucket, f"{settings.s3_prefix}{area}/",
-                       staging=staging)
-    return LocalStore(settings.data_dir / area, staging=staging)
+        prefix = f"{settings.s3_prefix}{area}/{sub + '/' if sub else ''}"
+        return S3Store(client, settings.s3_bucket, prefix, staging=staging)
+    return LocalStore(settings.data_dir / area / sub if sub else settings.data_dir / area,
+                      staging=staging)

@@ -196,11 +196,11 @@ def test_an_out_of_order_hand_over_is_shown_again_with_422_and_nothing_moves(cli
 
 def test_label_reprint_needs_a_reason_and_is_audited(client, world, login):
     login(client, "tech1")
-    first = client.get(f"/samples/{world['sample']}/label.pdf")
+    first = client.post(f"/samples/{world['sample']}/label.pdf")
     assert first.status_code == 200 and first.data.startswith(b"%PDF")
-    again = client.get(f"/samples/{world['sample']}/label.pdf", follow_redirects=True)
+    again = client.post(f"/samples/{world['sample']}/label.pdf", follow_redirects=True)
     assert "give the reason for the reprint" in again.get_data(as_text=True)
-    reprint = client.get(f"/samples/{world['sample']}/label.zpl?reason=label torn")
+    reprint = client.post(f"/samples/{world['sample']}/label.zpl", data={"reason": "label torn"})
     assert reprint.status_code == 200 and reprint.data.startswith(b"^XA")
     audit = client.get(f"/samples/{world['sample']}/audit").get_data(as_text=True)
     assert "label_print" in audit and "label_reprint" in audit and "label torn" in audit
@@ -208,7 +208,7 @@ def test_label_reprint_needs_a_reason_and_is_audited(client, world, login):
 
 def test_case_label_sheet(client, world, login):
     login(client, "tech1")
-    response = client.get(f"/cases/{world['case']}/labels.pdf")
+    response = client.post(f"/cases/{world['case']}/labels.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
 
 

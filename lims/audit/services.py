@@ -22,6 +22,8 @@ HASHED_FIELDS = (
     "case_id", "sample_id", "field", "old_value", "new_value", "reason", "request_id",
     "client_ip", "prev_hash",
 )
+# Hashed only when set, so entries written before the field existed keep their hashes.
+OPTIONAL_HASHED_FIELDS = ("client_request_id",)
 
 
 def as_text(value) -> str | None:
@@ -59,14 +61,17 @@ def canonical_json(value) -> str:
 def entry_hash(payload: dict) -> str:
     """SHA-256 over the chain version and the canonical payload of one entry."""
     body = {name: as_text(payload[name]) for name in HASHED_FIELDS}
+    body.update({name: as_text(payload[name]) for name in OPTIONAL_HASHED_FIELDS
+                 if payload.get(name) is not None})
     data = (CHAIN_VERSION + "\n" + canonical_json(body)).encode()
     return hashlib.sha256(data).hexdigest()
 
 
-def _request_meta() -> tuple[str | None, str | None]:
+def _request_meta() -> tuple[str | None, str | None, str | None]:
     if not has_request_context():
-        return None, None
-    return getattr(g, "request_id", None), request.remote_addr
+        return None, None, None
+    return (getattr(g, "request_id", None), getattr(g, "client_request_id", None),
+            request.remote_addr)
 
 
 def _chain_head(session) -> tuple[int, str]:
@@ -97,7 +102,7 @@ def record(
     session = db.session
     serialize_writers(session)
     seq, prev = _chain_head(session)
-    request_id, client_ip = _request_meta()
+    request_id, client_request_id, client_ip = _request_meta()
     payload = {
         "seq": seq + 1,
         "recorded_at": utcnow(),
@@ -113,6 +118,7 @@ def record(
         "new_value": as_text(new),
         "reason": reason or None,
         "request_id": request_id,
+        "client_request_id": client_request_id,
         "client_ip": client_ip,
         "prev_hash": prev,
     }
@@ -163,7 +169,7 @@ def verify_chain() -> ChainReport:
     expected_seq, prev = 1, GENESIS_HASH
     checked = 0
     for entry in _entries():
-        payload = {name: getattr(entry, name) for name in HASHED_FIELDS}
+        payload = {name: getattr(entry, name) for name in HASHED_FIELDS + OPTIONAL_HASHED_FIELDS}
         if entry.seq != expected_seq:
             return ChainReport(False, checked, expected_seq,
                                f"entry {expected_seq} is missing (deleted); next is {entry.seq}")

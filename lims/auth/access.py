@@ -24,6 +24,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "label.print": frozenset({"technician", "admin"}),
     "custody.view": STAFF | {"investigator"},
     "custody.transfer": STAFF,
+    "location.view": STAFF,
     "audit.view": STAFF,
     "intake.bulk": frozenset({"technician", "admin"}),
     "user.manage": frozenset({"admin"}),

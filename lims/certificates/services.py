@@ -489,6 +489,9 @@ def _zip_entry(archive: zipfile.ZipFile, path: str, data: bytes, when: datetime)
 def case_packet(user: User, case: Case) -> bytes:
     """One zip for court: certificates, custody log, audit extract, raw files, manifests.
 
+    Raw files and the audit extract are left out (and named under `withheld_for_role`) for a
+    role the permission matrix denies them, i.e. investigators.
+
     Every certificate version is included; MANIFEST.sha256 (sha256sum format) and manifest.json
     list the SHA-256 of every file.
     """
@@ -508,21 +511,33 @@ def case_packet(user: User, case: Case) -> bytes:
         files.append((f"certificates/{certificate.filename}",
                       store.get(certificate.current_sha256),
                       f"certificate ({certificate.status})"))
-    measurements = db.session.scalars(select(Measurement).where(
-        Measurement.sample_id.in_([s.id for s in case.samples])).order_by(Measurement.id))
-    for measurement in measurements:
-        name = re.sub(r"[^A-Za-z0-9._-]+", "_", measurement.original_filename)[:120] or "raw"
-        files.append((f"raw/{measurement.sample.lab_number}/{measurement.id}-{name}",
-                      raw_bytes(measurement), "raw instrument file"))
+    # The packet follows the permission matrix: raw instrument files and the internal audit
+    # extract only for roles that may see them elsewhere (staff, not investigators).
+    withheld = []
+    if can(user, "measurement.view"):
+        measurements = db.session.scalars(select(Measurement).where(
+            Measurement.sample_id.in_([s.id for s in case.samples])).order_by(Measurement.id))
+        for measurement in measurements:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", measurement.original_filename)[:120] or "raw"
+            files.append((f"raw/{measurement.sample.lab_number}/{measurement.id}-{name}",
+                          raw_bytes(measurement), "raw instrument file"))
+    else:
+        withheld.append("raw instrument files")
     case_id, case_number, user_name = case.id, case.case_number, user.display_name
-    # Last: the audit extract verifies the whole chain, which detaches the session's objects.
     files += [("custody/custody-log.csv", custody_log_csv(case), "custody log"),
-              ("custody/custody-log.pdf", custody_log_pdf(case), "custody log"),
-              ("audit/audit-extract.csv", audit_extract_csv(case_id, case_number), "audit extract"),
-              ("audit/audit-extract.pdf", audit_extract_pdf(case_id, case_number), "audit extract")]
+              ("custody/custody-log.pdf", custody_log_pdf(case), "custody log")]
+    if can(user, "audit.view"):
+        # Last: the audit extract verifies the whole chain, which detaches the session's objects.
+        files += [("audit/audit-extract.csv", audit_extract_csv(case_id, case_number),
+                   "audit extract"),
+                  ("audit/audit-extract.pdf", audit_extract_pdf(case_id, case_number),
+                   "audit extract")]
+    else:
+        withheld.append("audit extract")
     manifest = {
         "case_number": case_number, "generated_at": now, "generated_by": user_name,
         "laboratory": _settings().lab_name, "certificates": listed,
+        "withheld_for_role": withheld,
         "files": [{"path": path, "sha256": hashlib.sha256(data).hexdigest(),
                    "size": len(data), "kind": kind} for path, data, kind in files],
     }

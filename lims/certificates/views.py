@@ -8,6 +8,7 @@ from lims.auth.access import can, permission_required
 from lims.certificates import services
 from lims.certificates.forms import AmendForm, VerifyForm, WithdrawForm
 from lims.errors import Invalid
+from lims.files import content_disposition
 from lims.findings.forms import ReviewForm
 from lims.findings.pages import review_context
 from lims.findings.reading import check_reviewer, get_finding
@@ -30,7 +31,7 @@ def pdf_download(number: str) -> Response:
     certificate = services.get_certificate(g.user, number)
     data = committed(lambda: services.certificate_pdf(g.user, certificate))  # audited read
     return Response(data, mimetype="application/pdf", headers={
-        "Content-Disposition": f'attachment; filename="{certificate.filename}"',
+        "Content-Disposition": content_disposition(certificate.filename),
         "X-Content-SHA256": certificate.current_sha256,
     })
 
@@ -131,7 +132,7 @@ def packet(case_number: str):
     case = get_case(g.user, case_number)
     data = committed(lambda: services.case_packet(g.user, case))  # audited read
     return Response(data, mimetype="application/zip", headers={
-        "Content-Disposition": f'attachment; filename="{case.case_number}-packet.zip"'})
+        "Content-Disposition": content_disposition(f"{case.case_number}-packet.zip")})
 
 
 def _verify_page(form: VerifyForm, result=None):

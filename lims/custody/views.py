@@ -11,6 +11,7 @@ from lims.custody import services
 from lims.custody.export import custody_log_csv, custody_log_pdf
 from lims.custody.forms import HandoverForm, ReleaseForm, ResealForm, ResolveForm
 from lims.errors import NotFound
+from lims.files import content_disposition
 from lims.forms import REFUSED, attempt, committed, form_status
 from lims.intake.services import active_locations, get_case, get_sample, staff_users
 
@@ -143,4 +144,4 @@ def case_custody_log(case_number: str, fmt: str):
     body = custody_log_csv(case) if fmt == "csv" else custody_log_pdf(case)
     committed(lambda: record_access(g.user, case, "custody_log_downloaded", fmt))
     return Response(body, mimetype=EXPORT_TYPES[fmt], headers={
-        "Content-Disposition": f'attachment; filename="custody-{case.case_number}.{fmt}"'})
+        "Content-Disposition": content_disposition(f"custody-{case.case_number}.{fmt}")})

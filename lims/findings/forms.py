@@ -26,6 +26,7 @@ from wtforms.validators import (
 )
 
 from lims.auth.forms import signer_code_field
+from lims.db import MAX_ID
 from lims.findings.models import RESULT_LABELS
 from lims.findings.sampling import INTERVALS, METHODS
 from lims.findings.scheme import TECHNIQUES
@@ -47,8 +48,13 @@ METHOD_LABELS = {
 
 
 def optional_id(value) -> int | None:
-    """A row id chosen in a select, or None when none is ('' or absent)."""
-    return None if value in ("", None) else int(value)
+    """A row id chosen in a select, or None when none is ('' or absent); ids fit the column."""
+    if value in ("", None):
+        return None
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError("no such record")
+    return number
 
 
 def fraction(_form, field) -> None:

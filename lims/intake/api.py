@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, jsonify, url_for
+from flask import Blueprint, Response, current_app, g, jsonify, request, url_for
 
 from lims.api import http
 from lims.api.openapi import register
@@ -10,7 +10,7 @@ from lims.auth.access import login_required, require
 from lims.errors import Invalid
 from lims.intake import services as intake
 from lims.intake.forms import CaseRequest, SampleRequest
-from lims.intake.labels import label_dicts, render_labels
+from lims.intake.labels import print_labels
 
 bp = Blueprint("api_intake", __name__, url_prefix="/api/v1")
 ITEM_NAMES = {"gross_weight": "gross_weight_g", "net_weight": "net_weight_g"}
@@ -70,20 +70,17 @@ def register_samples(case_number: str):
                          "lab_numbers": [s.lab_number for s in samples]})
 
 
-@bp.route("/samples/<lab_number>/label.<fmt>", methods=["GET"])
+@bp.route("/samples/<lab_number>/label.<fmt>", methods=["POST"])
 @login_required
 def sample_label(lab_number: str, fmt: str):
-    """The label as PDF or ZPL; a reprint needs `?reason=`."""
+    """Print the label as PDF or ZPL (POST: each print is counted); a reprint needs `reason`."""
     require(g.user, "label.print")
     sample = intake.get_sample(g.user, lab_number)
     if fmt not in ("pdf", "zpl"):
         raise Invalid("Labels are label.pdf or label.zpl.", "format")
-
-    def printed():
-        intake.record_label_print(g.user, [sample], http.query("reason"), fmt)
-        return render_labels(label_dicts([sample], _settings().timezone), "single", fmt)
-
-    body, mimetype = http.commit(printed)
+    reason = request.values.get("reason", "").strip()
+    body, mimetype = http.commit(lambda: print_labels(
+        g.user, [sample], "single", fmt, reason, _settings().timezone))
     return Response(body, mimetype=mimetype)
 
 
@@ -113,12 +110,12 @@ def _paths() -> dict:
                 "lab_number": {"type": "string"},
                 "lab_numbers": {"type": "array", "items": {"type": "string"}}}},
                 errors=(400, 401, 403, 404, 422))}},
-        "/api/v1/samples/{lab_number}/label.pdf": {"get": {
+        "/api/v1/samples/{lab_number}/label.pdf": {"post": {
             "summary": "Label as PDF (Code 128 and DataMatrix)",
             "parameters": [http.SAMPLE, REASON],
             "responses": http.responses("200", {"type": "string", "format": "binary"},
                                         "application/pdf", (401, 403, 404, 409))}},
-        "/api/v1/samples/{lab_number}/label.zpl": {"get": {
+        "/api/v1/samples/{lab_number}/label.zpl": {"post": {
             "summary": "Label as ZPL II for Zebra printers", "parameters": [http.SAMPLE, REASON],
             "responses": http.responses("200", {"type": "string"}, "application/zpl",
                                         (401, 403, 404, 409))}},

@@ -8,6 +8,7 @@ from lims.audit.export import EXPORT_TYPES, audit_extract_csv, audit_extract_pdf
 from lims.audit.services import entries_for
 from lims.auth.access import permission_required
 from lims.errors import NotFound
+from lims.files import content_disposition
 from lims.intake.services import get_case, get_sample
 
 # Named "audit" so that the pages keep their endpoints (audit.case_audit, ...) and URLs.
@@ -44,4 +45,4 @@ def case_audit_extract(case_number: str, fmt: str):
     number = case.case_number
     extract = audit_extract_csv if fmt == "csv" else audit_extract_pdf
     return Response(extract(case.id, number), mimetype=EXPORT_TYPES[fmt], headers={
-        "Content-Disposition": f'attachment; filename="audit-{number}.{fmt}"'})
+        "Content-Disposition": content_disposition(f"audit-{number}.{fmt}")})

@@ -15,7 +15,7 @@ from flask import (
 )
 
 from lims.auth.access import can, permission_required, require
-from lims.files import FileStore, file_store
+from lims.files import FileStore, content_disposition, file_store
 from lims.forms import attempt, committed, form_status, run
 from lims.intake import services
 from lims.intake.forms import (
@@ -32,6 +32,7 @@ from lims.intake.labels import print_labels
 from lims.intake.models import SAMPLE_STATUSES, STATUS_TRANSITIONS
 from lims.intake.sheet import parse_sample_sheet, template_csv
 from lims.measurements.services import measurements_of
+from lims.web import id_arg
 
 bp = Blueprint("intake", __name__)
 
@@ -140,7 +141,7 @@ def samples():
     page = services.list_samples(g.user, status=args.get("status", ""),
                                  case_number=args.get("case", "").strip().upper(),
                                  holder=args.get("holder", ""),
-                                 after=args.get("after", type=int))
+                                 after=id_arg("after"))
     filters = {k: v for k, v in args.items() if k != "after" and v}
     return render_template("intake/samples.html", page=page, statuses=SAMPLE_STATUSES,
                            filters=filters, locations=services.active_locations(),
@@ -224,21 +225,21 @@ def subsample(lab_number: str):
 
 
 def _label_response(samples, layout: str, fmt: str, name: str, back: str):
-    """Count the print (a reprint needs ?reason=) and answer the PDF or ZPL, else go back."""
-    done = run(lambda: print_labels(g.user, samples, layout, fmt, request.args.get("reason", ""),
+    """Count the print (a reprint needs a reason) and answer the PDF or ZPL, else go back."""
+    done = run(lambda: print_labels(g.user, samples, layout, fmt, request.form.get("reason", ""),
                                     _settings().timezone))
     if not done.ok:
         flash(done.error.message, "error")
         return redirect(back + "#labels")
     body, mimetype = done.value
     return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f'inline; filename="{name}.{fmt}"'})
+        "Content-Disposition": content_disposition(f"{name}.{fmt}", "inline")})
 
 
-@bp.route("/samples/<lab_number>/label.<fmt>")
+@bp.route("/samples/<lab_number>/label.<fmt>", methods=["POST"])
 @permission_required("label.print")
 def sample_label(lab_number: str, fmt: str):
-    """The label of one sample as PDF or ZPL."""
+    """Print the label of one sample as PDF or ZPL (POST only: every print is counted)."""
     sample = services.get_sample(g.user, lab_number)
     if fmt not in ("pdf", "zpl"):
         return render_template("error.html", status=404, message="Labels are PDF or ZPL."), 404
@@ -246,10 +247,10 @@ def sample_label(lab_number: str, fmt: str):
                            url_for("intake.sample", lab_number=sample.lab_number))
 
 
-@bp.route("/cases/<case_number>/labels.<fmt>")
+@bp.route("/cases/<case_number>/labels.<fmt>", methods=["POST"])
 @permission_required("label.print")
 def case_labels(case_number: str, fmt: str):
-    """A label sheet (PDF) or a ZPL batch for every sample of a case."""
+    """Print a label sheet (PDF) or a ZPL batch for every sample of a case (POST only)."""
     case = services.get_case(g.user, case_number)
     if fmt not in ("pdf", "zpl") or not case.samples:
         return render_template("error.html", status=404,
@@ -309,11 +310,11 @@ def bulk_confirm(case_number: str):
 def sheet_template():
     """A CSV template for bulk intake."""
     return Response(template_csv(), mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="intake-template.csv"'})
+        "Content-Disposition": content_disposition("intake-template.csv")})
 
 
 @bp.route("/locations", methods=["GET", "POST"])
-@permission_required("custody.view")
+@permission_required("location.view")
 def locations():
     """Storage locations; admins and technicians add new ones."""
     form = LocationForm()

@@ -37,7 +37,7 @@ from lims.auth.access import require
 from lims.auth.models import User
 from lims.db import db, utcnow
 from lims.errors import Conflict, Invalid, NotFound
-from lims.files import file_store
+from lims.files import check_filename, file_store
 from lims.identifiers import IdentifierError, normalize_cas
 from lims.library.models import (
     REGIMES,
@@ -236,6 +236,7 @@ def import_library(actor: User | None, data: bytes, filename: str, *, name: str,
     """Import a library file: raw bytes kept, entries linked to substances, index built."""
     report = progress or (lambda done, total, phase: None)
     name, version = _required(name, "name", 200), _required(version, "version", 60)
+    check_filename(filename)
     sha256 = hashlib.sha256(data).hexdigest()
     _no_duplicate(name, version, sha256)
     report(0, 1, "reading")

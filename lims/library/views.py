@@ -15,6 +15,7 @@ from lims.library.forms import (
     LegalStatusForm,
     SubstanceForm,
 )
+from lims.web import id_arg
 
 bp = Blueprint("library", __name__)
 
@@ -45,7 +46,7 @@ def libraries():
 
 
 def _library_page(library, approval: ApprovalForm):
-    page = services.entries(library, after=request.args.get("after", type=int))
+    page = services.entries(library, after=id_arg("after"))
     return render_template("library/library.html", library=library, page=page,
                            approval=approval, can_manage=can(g.user, "library.manage")), \
         form_status(approval)
@@ -137,10 +138,11 @@ def end_status(status_id: int):
 def edit_substance(substance_id: int):
     """Change a substance's name, CAS number, formula, synonyms or notes, with a reason."""
     substance = services.get_substance(substance_id)
-    form = SubstanceForm(obj=substance)
-    if not form.is_submitted():
-        form.synonyms.data = "\n".join(substance.synonyms)
-        form.cas.data = substance.cas or ""
+    # Field-shaped current values: a field left out of the POST keeps its current text
+    # (synonyms one per line), never the raw list that obj= would give it.
+    form = SubstanceForm(data={"name": substance.name, "cas": substance.cas or "",
+                               "formula": substance.formula or "", "notes": substance.notes or "",
+                               "synonyms": "\n".join(substance.synonyms)})
     if form.validate_on_submit() and attempt(form, lambda: services.update_substance(
             g.user, substance, form.substance_data(), form.reason.data)).ok:
         flash(f"{substance.name} saved.")

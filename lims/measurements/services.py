@@ -20,7 +20,7 @@ from lims.custody.services import ensure_unblocked
 from lims.db import db, utcnow
 from lims.errors import Conflict, Invalid, NotFound
 from lims.failpoints import failpoint
-from lims.files import file_store, staging_area
+from lims.files import check_filename, file_store, staging_area
 from lims.intake.models import Sample
 from lims.intake.services import get_sample
 from lims.measurements.models import Instrument, Measurement, RawFile, SpectrumRecord
@@ -140,6 +140,7 @@ def _read_upload(actor: User, sample: Sample, data: bytes, filename: str,
                  ) -> tuple[str, ParseResult]:
     """Hash and parse an upload; an unreadable file is audited and the entry kept."""
     ensure_unblocked(sample)
+    check_filename(filename)
     digest = hashlib.sha256(data).hexdigest()
     try:
         return digest, read_file(data, filename, adapter, instrument)
@@ -155,7 +156,7 @@ def preview_upload(actor: User, sample: Sample, data: bytes, filename: str,
                    adapter: str | None, instrument: Instrument | None) -> Preview:
     """Parse an upload and keep its bytes in staging until the user accepts or rejects it."""
     digest, result = _read_upload(actor, sample, data, filename, adapter, instrument)
-    staging_area().put(data)
+    staging_area(actor.id, sample.id).put(data)
     record(actor, "measurement_previewed", "measurement", digest[:12], field="file",
            new={"filename": filename, "sha256": digest, "format": result.adapter.name,
                 "spectra": len(result.spectra)}, **subject_of(sample))
@@ -208,21 +209,24 @@ def accept_upload(actor: User, sample: Sample, digest: str, filename: str,
                   adapter: str | None, instrument: Instrument | None) -> Measurement:
     """Save a previewed upload: raw file, measurement and spectra, linked to the sample."""
     ensure_unblocked(sample)
+    check_filename(filename, "filename")
+    staged = staging_area(actor.id, sample.id)  # only the previewing user, onto that sample
     try:
-        data = staging_area().get(digest)
+        data = staged.get(digest)
     except NotFound:
         raise Conflict("This preview has expired or was already decided; upload the file "
                        "again.", "file") from None
     result = read_file(data, filename, adapter, instrument)
     measurement = _save(actor, sample, data, digest, filename, result, instrument)
-    staging_area().discard(digest)
+    staged.discard(digest)
     return measurement
 
 
 def reject_upload(actor: User, sample: Sample, digest: str, filename: str,
                   reason: str) -> None:
     """Discard a previewed upload; only the rejection is kept, in the audit trail."""
-    staging_area().discard(digest)
+    check_filename(filename, "filename")
+    staging_area(actor.id, sample.id).discard(digest)
     record(actor, "measurement_rejected", "measurement", digest[:12], field="file",
            new={"filename": filename, "sha256": digest}, reason=reason or None,
            **subject_of(sample))

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from lims.auth.access import permission_required
 from lims.db import utcnow
 from lims.errors import Invalid, NotFound
+from lims.files import content_disposition
 from lims.forms import apply_error, field_errors, form_errors
 from lims.plots import to_png
 from lims.stats import services
@@ -70,4 +71,4 @@ def table(statistic: str):
     body = services.statistic_csv(_statistic(statistic), period)
     filename = f"{statistic}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
     return Response(body, mimetype="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"'})
+        "Content-Disposition": content_disposition(filename)})

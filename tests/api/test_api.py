@@ -150,15 +150,15 @@ def test_lab_numbers_are_case_insensitive_in_urls(tech_api, lab_number):
 
 
 def test_label_pdf_then_reprint_needs_a_reason(app, tech_api, lab_number):
-    response = tech_api.get(f"/samples/{lab_number}/label.pdf")
+    response = tech_api.post(f"/samples/{lab_number}/label.pdf")
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     assert response.data.startswith(b"%PDF")
 
-    assert_error(tech_api.get(f"/samples/{lab_number}/label.pdf"), 409, "reason")
-    assert_error(tech_api.get(f"/samples/{lab_number}/label.zpl?reason=%20"), 409, "reason")
+    assert_error(tech_api.post(f"/samples/{lab_number}/label.pdf"), 409, "reason")
+    assert_error(tech_api.post(f"/samples/{lab_number}/label.zpl?reason=%20"), 409, "reason")
 
-    response = tech_api.get(f"/samples/{lab_number}/label.pdf?reason=label torn off")
+    response = tech_api.post(f"/samples/{lab_number}/label.pdf?reason=label torn off")
     assert response.status_code == 200 and response.data.startswith(b"%PDF")
     with app.app_context():
         entries = db.session.scalars(select(AuditEntry).where(
@@ -170,12 +170,12 @@ def test_label_pdf_then_reprint_needs_a_reason(app, tech_api, lab_number):
 
 
 def test_a_reprint_reason_with_a_nul_is_refused(tech_api, lab_number):
-    assert tech_api.get(f"/samples/{lab_number}/label.zpl").status_code == 200
-    assert_error(tech_api.get(f"/samples/{lab_number}/label.zpl?reason=torn%00"), 422, "reason")
+    assert tech_api.post(f"/samples/{lab_number}/label.zpl").status_code == 200
+    assert_error(tech_api.post(f"/samples/{lab_number}/label.zpl?reason=torn%00"), 422, "reason")
 
 
 def test_label_zpl(tech_api, lab_number):
-    response = tech_api.get(f"/samples/{lab_number}/label.zpl")
+    response = tech_api.post(f"/samples/{lab_number}/label.zpl")
     assert response.status_code == 200
     assert response.mimetype == "application/zpl"
     text = response.get_data(as_text=True)
@@ -246,7 +246,7 @@ def test_no_or_invalid_token_is_401(client, api, tech, subtests):
                    "bearer lims_x", "Bearer lims_" + "x" * 43):
         headers = {} if header is None else {"Authorization": header}
         for method, path in (("GET", NOT_FOUND), ("POST", "/cases"),
-                             ("GET", f"{NOT_FOUND}/label.pdf")):
+                             ("POST", f"{NOT_FOUND}/label.pdf")):
             with subtests.test(header=header, method=method, path=path):
                 response = api(client, None).request(method, path, headers=headers, json={})
                 assert_error(response, 401)
@@ -291,7 +291,7 @@ def test_investigators_may_not_register_samples_or_print_labels(
     assert ivan_api.get(f"/samples/{sample.lab_number}").status_code == 200
     assert_error(ivan_api.post(f"/cases/{case.case_number}/samples",
                                json={"description": "x"}), 403)
-    assert_error(ivan_api.get(f"/samples/{sample.lab_number}/label.pdf"), 403)
+    assert_error(ivan_api.post(f"/samples/{sample.lab_number}/label.pdf"), 403)
     assert_error(ivan_api.post(f"/samples/{sample.lab_number}/custody",
                                json={"from": "user:tanya", "to": "user:ivan"}), 403)
 
@@ -302,7 +302,7 @@ def test_unknown_sample_and_case_are_404(tech_api):
     assert_error(tech_api.get("/cases/CASE-2026-99999"), 404)
     assert_error(tech_api.post("/cases/CASE-2026-99999/samples", json={"description": "x"}),
                  404)
-    assert_error(tech_api.get(f"{NOT_FOUND}/label.pdf"), 404)
+    assert_error(tech_api.post(f"{NOT_FOUND}/label.pdf"), 404)
     assert_error(tech_api.post(f"{NOT_FOUND}/custody", json={"from": "user:tanya"}), 404)
     assert_error(tech_api.get("/no-such-endpoint"), 404)
 
@@ -436,7 +436,7 @@ def test_garbage_in_urls_never_gives_a_500(tech_api, lab_number, subtests):
                      "/samples/{lab}/label.zpl?reason={bad}"):
             with subtests.test(bad=bad[:20], path=path):
                 url = path.format(bad=bad, lab=lab_number)
-                method = "POST" if url.endswith("/samples") else "GET"
+                method = "POST" if url.endswith("/samples") or "/label." in url else "GET"
                 assert_not_500(tech_api.request(method, url, json={"description": "x"}))
 
 

@@ -185,7 +185,7 @@ def test_unchanged_values_write_nothing_and_need_no_reason(item, tech):
     assert count(AuditEntry) == before
 
 
-def test_api_entries_carry_the_request_id_and_client_address(app, client, api, api_token,
+def test_api_entries_carry_the_request_ids_and_client_address(app, client, api, api_token,
                                                               tech):
     response = api(client, api_token("tech")).post(
         "/cases", json={"customs_office": "BG001000", "officer_name": "Insp. Dimov",
@@ -194,7 +194,9 @@ def test_api_entries_carry_the_request_id_and_client_address(app, client, api, a
     assert response.status_code == 201
     with app.app_context():
         [entry] = entries(entity_type="case")
-        assert (entry.request_id, entry.client_ip) == ("scanner-7-000123", "10.1.2.3")
+        # The request id is the server's own; the caller's is kept apart, never in its place.
+        assert entry.request_id == response.headers["X-Request-ID"] != "scanner-7-000123"
+        assert (entry.client_request_id, entry.client_ip) == ("scanner-7-000123", "10.1.2.3")
         assert entry.user_id == tech.id
 
 
@@ -456,7 +458,7 @@ def test_no_business_change_without_its_audit_entry(app, client, api, api_token,
             response = tech_api.post(path, json=body)
             assert response.status_code == 500, response.json
             assert response.json == {"error": "Internal error; it has been logged."}
-        assert tech_api.get(f"/samples/{lab_number}/label.pdf").status_code == 500
+        assert tech_api.post(f"/samples/{lab_number}/label.pdf").status_code == 500
 
     with app.app_context():
         assert snapshot() == before
