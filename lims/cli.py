@@ -97,21 +97,59 @@ def token_create(username: str, label: str):
 
 @main.group()
 def audit():
-    """Check the audit trail."""
+    """Check the audit trail, checkpoint it, grant the least-privilege database role."""
+
+
+def _broken(report) -> None:
+    where = f"at entry {report.first_bad_seq}" if report.first_bad_seq else "(custody)"
+    click.echo(f"audit chain BROKEN {where}: {report.problem}", err=True)
+    sys.exit(1)
 
 
 @audit.command("verify")
 @with_appcontext
 def audit_verify():
-    """Recompute the hash chain; exit 1 naming the first bad entry."""
+    """Check chain, journal, checkpoints and custody events; exit 1 naming the first bad entry."""
     from lims.audit.services import verify_chain
 
     report = verify_chain()
-    if report.ok:
-        click.echo(f"audit chain intact: {report.checked} entries")
-        return
-    click.echo(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}", err=True)
-    sys.exit(1)
+    if not report.ok:
+        _broken(report)
+    click.echo(f"audit chain intact: {report.checked} entries, {report.custody_checked} custody "
+               f"events, journal head {report.journal_head}")
+    for note in report.notes:
+        click.echo(note)
+
+
+@audit.command("checkpoint")
+@with_appcontext
+def audit_checkpoint():
+    """Verify the chain, then journal its head and append a signed checkpoint."""
+    from lims.audit.services import ChainBroken, checkpoint
+
+    try:
+        written = checkpoint()
+    except ChainBroken as error:
+        _broken(error.report)
+    click.echo(f"checkpoint: entry {written['seq']} {written['hash']} at {written['at']}")
+
+
+@audit.command("grant-app-role")
+@click.argument("role", required=False)
+@with_appcontext
+def audit_grant_app_role(role: str | None):
+    """PostgreSQL: let ROLE (default LIMS_DB_APP_ROLE) use the app, but never rewrite evidence."""
+    from lims.db import grant_app_role
+
+    role = role or current_app.config["LIMS"].db_app_role
+    if db.engine.dialect.name != "postgresql":
+        _fail("grant-app-role is for PostgreSQL; on SQLite the triggers and the journal apply.")
+    try:
+        grant_app_role(db.session.connection(), role)
+    except ValueError as error:
+        _fail(str(error))
+    db.session.commit()
+    click.echo(f"granted {role}: no UPDATE, DELETE or TRUNCATE on audit_entry, custody_event")
 
 
 @main.group()

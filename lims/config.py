@@ -35,6 +35,12 @@ ENV_KEYS = {
     "(<file>.password, mode 600) when not given, for demo and test use.",
     "LIMS_TSA_URL": "RFC 3161 time-stamp server for PAdES B-T signatures; empty (default) signs "
     "PAdES B-B without a time-stamp.",
+    "LIMS_AUDIT_KEY": "HMAC key of the audit chain (>= 32 characters); generated once into the "
+    "data folder (audit/chain_key, mode 600) when not given. Never store it in the database.",
+    "LIMS_AUDIT_CHECKPOINT_EVERY": "Write a signed audit checkpoint every this many entries "
+    "(default 1000; `lims audit checkpoint` writes one at once).",
+    "LIMS_DB_APP_ROLE": "PostgreSQL role the migrations grant least privilege to (no UPDATE, "
+    "DELETE or TRUNCATE on the audit and custody tables; default lims_app).",
 }
 
 
@@ -60,6 +66,16 @@ def _secret_key(data_dir: Path) -> str:
             raise RuntimeError("LIMS_SECRET_KEY must be at least 32 characters long.")
         return given
     return _generated_secret(data_dir / "secret_key")
+
+
+def _audit_key(data_dir: Path) -> str:
+    """Return LIMS_AUDIT_KEY, or a key generated once and kept in the data folder."""
+    given = os.environ.get("LIMS_AUDIT_KEY", "")
+    if given:
+        if len(given) < 32:
+            raise RuntimeError("LIMS_AUDIT_KEY must be at least 32 characters long.")
+        return given
+    return _generated_secret(data_dir / "audit" / "chain_key")
 
 
 def _signing_password(p12: Path) -> str:
@@ -93,6 +109,24 @@ class Settings:
     signing_p12: Path = Path("keys", "signing.p12")  # relative to data_dir unless absolute
     signing_p12_password: str = ""
     tsa_url: str = ""
+    audit_key: str = ""
+    audit_checkpoint_every: int = 1000
+    db_app_role: str = "lims_app"
+
+    @property
+    def audit_journal(self) -> Path:
+        """Append-only file of the audit chain heads, one line per committed transaction."""
+        return self.data_dir / "audit" / "journal"
+
+    @property
+    def audit_checkpoints(self) -> Path:
+        """Append-only file of signed audit checkpoints."""
+        return self.data_dir / "audit" / "checkpoints"
+
+    @property
+    def audit_checkpoint_key(self) -> Path:
+        """Ed25519 key (PEM, mode 600) that signs the audit checkpoints."""
+        return self.data_dir / "audit" / "checkpoint_key.pem"
 
     @property
     def signing_key_file(self) -> Path:
@@ -150,6 +184,9 @@ def load_settings(**overrides) -> Settings:
         "signing_p12_password": overrides.pop("signing_p12_password", None)
         or _signing_password(data_dir / signing_p12),
         "tsa_url": _env("LIMS_TSA_URL", ""),
+        "audit_key": overrides.pop("audit_key", None) or _audit_key(data_dir),
+        "audit_checkpoint_every": int(_env("LIMS_AUDIT_CHECKPOINT_EVERY", "1000")),
+        "db_app_role": _env("LIMS_DB_APP_ROLE", "lims_app"),
     }
     values.update(overrides)
     return Settings(**values)
