@@ -4,22 +4,28 @@ tables and fail-closed writes."""
 import dataclasses
 import json
 import sys
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from lims import create_app
 from lims.audit import services as audit
 from lims.audit.models import AuditEntry
 from lims.audit.services import GENESIS_HASH, entry_hash, verify_chain
+from lims.auth.models import User
+from lims.config import load_settings
 from lims.custody.models import CustodyEvent
 from lims.custody.services import holder_of, party_from_key, resolve_discrepancy, transfer
 from lims.db import db
 from lims.errors import Invalid
 from lims.intake.models import Case, Sample
 from lims.intake.services import change_status, update_case, update_sample
+from tests.conftest import dispose
 
 MOMENT = datetime(2031, 5, 5, 8, 30, 15, 123456, tzinfo=UTC)
 
@@ -650,6 +656,53 @@ def test_the_orm_cannot_change_an_entry_either(item):
         db.session.commit()
     db.session.rollback()
     assert verify_chain().ok
+
+
+@pytest.fixture
+def app_role_login(app, settings):
+    """A login role that is a member of the least-privilege application role (PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("database roles and grants are PostgreSQL's")
+    login = f"lims_login_{uuid.uuid4().hex[:10]}"
+    with app.app_context():
+        db.session.execute(text(f'CREATE ROLE "{login}" LOGIN IN ROLE "{settings.db_app_role}"'))
+        db.session.commit()
+    yield make_url(settings.database_url).set(username=login, password=None).render_as_string(
+        hide_password=False)
+    with app.app_context():
+        db.session.execute(text(f'DROP ROLE "{login}"'))
+        db.session.commit()
+
+
+def test_the_app_role_works_but_cannot_rewrite_evidence(app, item, tech, make_location,
+                                                        app_role_login, subtests):
+    make_location("VAULT-A")
+    db.session.commit()  # nothing of this session may be loaded while the role's app is current
+    sample_id, tech_id = item.id, tech.id
+    role_app = create_app(load_settings(data_dir=app.config["LIMS"].data_dir,
+                                        database_url=app_role_login,
+                                        secret_key=app.config["SECRET_KEY"]), testing=True)
+    try:
+        with role_app.app_context():
+            sample, actor = db.session.get(Sample, sample_id), db.session.get(User, tech_id)
+            change_status(actor, sample, "in_analysis", "requested")
+            transfer(actor, sample, expected_from="user:tech",
+                     to=party_from_key("location:VAULT-A"), seal_found="BG0071234",
+                     seal_intact=True)
+            db.session.commit()
+            assert verify_chain().ok
+            for statement in ("UPDATE {table} SET {column} = {column}", "DELETE FROM {table}",
+                              "TRUNCATE {table} CASCADE", "ALTER TABLE {table} DISABLE TRIGGER "
+                              "USER"):
+                for table, (_model, column) in APPEND_ONLY.items():
+                    sql = statement.format(table=table, column=column)
+                    with subtests.test(statement=sql):
+                        with pytest.raises(DBAPIError, match="permission denied|must be owner"):
+                            db.session.execute(text(sql))
+                        db.session.rollback()
+            assert verify_chain().ok
+    finally:
+        dispose(role_app)
 
 
 # --- fail closed -----------------------------------------------------------------------------
