@@ -122,13 +122,16 @@ def audit_verify():
 
 
 @audit.command("checkpoint")
+@click.option("--accept-unjournaled", is_flag=True,
+              help="Adopt entries after the journal's head (read them first: a crash between "
+                   "commit and journal leaves such entries; so does an intruder).")
 @with_appcontext
-def audit_checkpoint():
+def audit_checkpoint(accept_unjournaled: bool):
     """Verify the chain, then journal its head and append a signed checkpoint."""
     from lims.audit.services import ChainBroken, checkpoint
 
     try:
-        written = checkpoint()
+        written = checkpoint(accept_unjournaled=accept_unjournaled)
     except ChainBroken as error:
         _broken(error.report)
     click.echo(f"checkpoint: entry {written['seq']} {written['hash']} at {written['at']}")

@@ -571,6 +571,19 @@ def test_checkpoint_refuses_a_broken_chain(cli, trail, settings):
     assert not settings.audit_checkpoints.exists()
 
 
+def test_unjournaled_entries_are_adopted_only_on_request(cli, trail, settings):
+    """A crash between commit and journal append: verify fails until a person adopts them."""
+    lines = settings.audit_journal.read_text().splitlines(keepends=True)
+    settings.audit_journal.write_text("".join(lines[:-1]))
+    result = cli("audit", "checkpoint")
+    assert result.exit_code == 1 and "not in the journal" in result.output
+    assert cli("audit", "checkpoint", "--accept-unjournaled").exit_code == 0
+    assert cli("audit", "verify").exit_code == 0
+    db.session.execute(text("DELETE FROM audit_entry WHERE seq = 2"))
+    db.session.commit()
+    assert cli("audit", "checkpoint", "--accept-unjournaled").exit_code == 1
+
+
 @pytest.mark.settings(audit_checkpoint_every=4)
 def test_checkpoints_are_written_every_n_entries(app_ctx, settings, tech, make_case):
     for _ in range(5):

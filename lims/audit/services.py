@@ -198,6 +198,7 @@ class ChainReport:
     custody_checked: int = 0
     journal_head: int = 0
     notes: tuple[str, ...] = ()
+    unjournaled: bool = False  # the one problem: entries after the journal's head
 
 
 def _entries(batch: int = 5000) -> Iterator[AuditEntry]:
@@ -300,18 +301,21 @@ def verify_chain() -> ChainReport:
         top = max(walk.claims)
         found = (walk.checked + 1, f"entries {walk.checked + 1}..{top} deleted: "
                                    f"{walk.claims[top].source} says the head is entry {top}")
-    notes = ()
+    notes, unjournaled = (), False
     if found is None and walk.checked > journal_top:
         if walk.first_keyed is not None or journal.journal_exists(settings):
             found = (journal_top + 1, f"entries {journal_top + 1}..{walk.checked} are not in "
-                                      "the journal: added outside the application")
+                                      "the journal: added outside the application (or a crash "
+                                      "came between commit and journal)")
+            unjournaled = _custody_problem(walk, legacy=walk.first_keyed != 1) is None
         else:
             notes = ("The legacy (unkeyed) entries are not journaled yet: run `lims audit "
                      "checkpoint`.",)
     if found is None:
         found = _custody_problem(walk, legacy=walk.checked > 0 and walk.first_keyed != 1)
     if found is not None:
-        return ChainReport(False, walk.checked, found[0], found[1], journal_head=journal_top)
+        return ChainReport(False, walk.checked, found[0], found[1], journal_head=journal_top,
+                           unjournaled=unjournaled)
     return ChainReport(True, walk.checked, journal_head=journal_top, notes=notes,
                        custody_checked=_count_covered())
 
@@ -321,10 +325,14 @@ def _count_covered() -> int:
                for name in COVERED_TABLES.values())
 
 
-def checkpoint() -> dict:
-    """Verify the chain, then journal its head and write a signed checkpoint of it."""
+def checkpoint(*, accept_unjournaled: bool = False) -> dict:
+    """Verify the chain, then journal its head and write a signed checkpoint of it.
+
+    `accept_unjournaled` adopts entries after the journal's head once a person has read them
+    (a crash between commit and journal); any other problem is still refused.
+    """
     report = verify_chain()
-    if not report.ok:
+    if not report.ok and not (accept_unjournaled and report.unjournaled):
         raise ChainBroken(report)
     settings = current_app.config["LIMS"]
     last = db.session.execute(select(AuditEntry.seq, AuditEntry.entry_hash)
