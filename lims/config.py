@@ -75,6 +75,7 @@ def _audit_key(data_dir: Path) -> str:
         if len(given) < 32:
             raise RuntimeError("LIMS_AUDIT_KEY must be at least 32 characters long.")
         return given
+    (data_dir / "audit").mkdir(mode=0o700, parents=True, exist_ok=True)
     return _generated_secret(data_dir / "audit" / "chain_key")
 
 

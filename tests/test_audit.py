@@ -513,6 +513,7 @@ def test_deleting_or_adding_a_custody_event_is_detected(cli, custody_open, item)
 def test_the_chain_key_stays_outside_the_database(app, cli, trail, settings):
     key_file = settings.data_dir / "audit" / "chain_key"
     assert key_file.stat().st_mode & 0o777 == 0o600
+    assert key_file.parent.stat().st_mode & 0o777 == 0o700
     key = key_file.read_text().strip()
     assert len(key) >= 32
     for row in db.session.execute(text("SELECT * FROM audit_entry")).all():
