@@ -301,18 +301,18 @@ def verify_chain() -> ChainReport:
         top = max(walk.claims)
         found = (walk.checked + 1, f"entries {walk.checked + 1}..{top} deleted: "
                                    f"{walk.claims[top].source} says the head is entry {top}")
-    notes, unjournaled = (), False
+    notes, tail, unjournaled = (), None, False
     if found is None and walk.checked > journal_top:
         if walk.first_keyed is not None or journal.journal_exists(settings):
-            found = (journal_top + 1, f"entries {journal_top + 1}..{walk.checked} are not in "
-                                      "the journal: added outside the application (or a crash "
-                                      "came between commit and journal)")
-            unjournaled = _custody_problem(walk, legacy=walk.first_keyed != 1) is None
+            tail = (journal_top + 1, f"entries {journal_top + 1}..{walk.checked} are not in "
+                                     "the journal: added outside the application (or a crash "
+                                     "came between commit and journal)")
         else:
             notes = ("The legacy (unkeyed) entries are not journaled yet: run `lims audit "
                      "checkpoint`.",)
     if found is None:
-        found = _custody_problem(walk, legacy=walk.checked > 0 and walk.first_keyed != 1)
+        custody = _custody_problem(walk, legacy=walk.checked > 0 and walk.first_keyed != 1)
+        found, unjournaled = tail or custody, tail is not None and custody is None
     if found is not None:
         return ChainReport(False, walk.checked, found[0], found[1], journal_head=journal_top,
                            unjournaled=unjournaled)
