@@ -15,7 +15,7 @@ from flask_migrate import upgrade
 from gunicorn.app.base import BaseApplication
 
 from lims import create_app
-from lims.audit.services import verify_chain
+from lims.audit.services import ChainBroken, checkpoint, verify_chain
 from lims.auth.services import (
     create_api_token,
     create_user,
@@ -29,7 +29,7 @@ from lims.auth.services import (
 )
 from lims.backup import backup, restore
 from lims.certificates.services import archive_certificate, certificates_to_archive
-from lims.db import db, utcnow
+from lims.db import db, grant_app_role, utcnow
 from lims.demo import DEMO_LAB_ADDRESS, DEMO_USERS, demo_certificates, seed
 from lims.errors import DomainError
 from lims.intake.services import create_location
@@ -185,19 +185,56 @@ def token_revoke(token_id: int):
 
 @main.group()
 def audit():
-    """Check the audit trail."""
+    """Check the audit trail, checkpoint it, grant the least-privilege database role."""
+
+
+def _broken(report) -> None:
+    where = f"at entry {report.first_bad_seq}" if report.first_bad_seq else "(custody)"
+    click.echo(f"audit chain BROKEN {where}: {report.problem}", err=True)
+    sys.exit(1)
 
 
 @audit.command("verify")
 @with_appcontext
 def audit_verify():
-    """Recompute the hash chain; exit 1 naming the first bad entry."""
+    """Check chain, journal, checkpoints and custody events; exit 1 naming the first bad entry."""
     report = verify_chain()
-    if report.ok:
-        click.echo(f"audit chain intact: {report.checked} entries")
-        return
-    click.echo(f"audit chain BROKEN at entry {report.first_bad_seq}: {report.problem}", err=True)
-    sys.exit(1)
+    if not report.ok:
+        _broken(report)
+    click.echo(f"audit chain intact: {report.checked} entries, {report.custody_checked} custody "
+               f"events, journal head {report.journal_head}")
+    for note in report.notes:
+        click.echo(note)
+
+
+@audit.command("checkpoint")
+@click.option("--accept-unjournaled", is_flag=True,
+              help="Adopt entries after the journal's head (read them first: a crash between "
+                   "commit and journal leaves such entries; so does an intruder).")
+@with_appcontext
+def audit_checkpoint(accept_unjournaled: bool):
+    """Verify the chain, then journal its head and append a signed checkpoint."""
+    try:
+        written = checkpoint(accept_unjournaled=accept_unjournaled)
+    except ChainBroken as error:
+        _broken(error.report)
+    click.echo(f"checkpoint: entry {written['seq']} {written['hash']} at {written['at']}")
+
+
+@audit.command("grant-app-role")
+@click.argument("role", required=False)
+@with_appcontext
+def audit_grant_app_role(role: str | None):
+    """PostgreSQL: let ROLE (default LIMS_DB_APP_ROLE) use the app, but never rewrite evidence."""
+    role = role or current_app.config["LIMS"].db_app_role
+    if db.engine.dialect.name != "postgresql":
+        _fail("grant-app-role is for PostgreSQL; on SQLite the triggers and the journal apply.")
+    try:
+        grant_app_role(db.session.connection(), role)
+    except ValueError as error:
+        _fail(str(error))
+    db.session.commit()
+    click.echo(f"granted {role}: no UPDATE, DELETE or TRUNCATE on audit_entry, custody_event")
 
 
 @main.group()

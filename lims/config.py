@@ -54,6 +54,12 @@ ENV_KEYS = {
     "LIMS_S3_SECRET_KEY": "Secret access key (default: boto3's own credential chain).",
     "LIMS_S3_REGION": "Region of the bucket (default us-east-1).",
     "LIMS_S3_PREFIX": "Key prefix inside the bucket, e.g. lims/ (default: none).",
+    "LIMS_AUDIT_KEY": "HMAC key of the audit chain (>= 32 characters); generated once into the "
+    "data folder (audit/chain_key, mode 600) when not given. Never store it in the database.",
+    "LIMS_AUDIT_CHECKPOINT_EVERY": "Write a signed audit checkpoint every this many entries "
+    "(default 1000; `lims audit checkpoint` writes one at once).",
+    "LIMS_DB_APP_ROLE": "PostgreSQL role the migrations grant least privilege to (no UPDATE, "
+    "DELETE or TRUNCATE on the audit and custody tables; default lims_app).",
 }
 
 
@@ -79,6 +85,17 @@ def _secret_key(data_dir: Path) -> str:
             raise RuntimeError("LIMS_SECRET_KEY must be at least 32 characters long.")
         return given
     return _generated_secret(data_dir / "secret_key")
+
+
+def _audit_key(data_dir: Path) -> str:
+    """Return LIMS_AUDIT_KEY, or a key generated once and kept in the data folder."""
+    given = os.environ.get("LIMS_AUDIT_KEY", "")
+    if given:
+        if len(given) < 32:
+            raise RuntimeError("LIMS_AUDIT_KEY must be at least 32 characters long.")
+        return given
+    (data_dir / "audit").mkdir(mode=0o700, parents=True, exist_ok=True)
+    return _generated_secret(data_dir / "audit" / "chain_key")
 
 
 def _signing_password(p12: Path) -> str:
@@ -141,6 +158,24 @@ class Settings:
     def tsa_ca_file(self) -> Path | None:
         """PEM of the time-stamp server's CA (setting LIMS_TSA_CA), if configured."""
         return self.data_dir / self.tsa_ca if self.tsa_ca else None
+    audit_key: str = ""
+    audit_checkpoint_every: int = 1000
+    db_app_role: str = "lims_app"
+
+    @property
+    def audit_journal(self) -> Path:
+        """Append-only file of the audit chain heads, one line per committed transaction."""
+        return self.data_dir / "audit" / "journal"
+
+    @property
+    def audit_checkpoints(self) -> Path:
+        """Append-only file of signed audit checkpoints."""
+        return self.data_dir / "audit" / "checkpoints"
+
+    @property
+    def audit_checkpoint_key(self) -> Path:
+        """Ed25519 key (PEM, mode 600) that signs the audit checkpoints."""
+        return self.data_dir / "audit" / "checkpoint_key.pem"
 
     @property
     def signing_key_file(self) -> Path:
@@ -217,6 +252,9 @@ def load_settings(**overrides) -> Settings:
         "s3_secret_key": _env("LIMS_S3_SECRET_KEY", ""),
         "s3_region": _env("LIMS_S3_REGION", "us-east-1"),
         "s3_prefix": _key_prefix(_env("LIMS_S3_PREFIX", "")),
+        "audit_key": overrides.pop("audit_key", None) or _audit_key(data_dir),
+        "audit_checkpoint_every": int(_env("LIMS_AUDIT_CHECKPOINT_EVERY", "1000")),
+        "db_app_role": _env("LIMS_DB_APP_ROLE", "lims_app"),
     }
     values.update(overrides)
     return Settings(**values)

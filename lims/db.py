@@ -102,6 +102,20 @@ def serialize_writers(session) -> None:
     state["writer_locked"] = True
 
 
+def on_commit(session, name: str, callback) -> None:
+    """Run callback(session) once after the outermost transaction commits (never on rollback)."""
+    tx_state(session).setdefault("on_commit", {})[name] = callback
+
+
+def _after_commit(session):
+    # Called before the transaction's state is forgotten; a callback that fails raises to the
+    # caller of commit(): the data is committed, and the failure must not go unnoticed.
+    if session.in_nested_transaction():  # a SAVEPOINT released; the outer one may still fail
+        return
+    for callback in tx_state(session).pop("on_commit", {}).values():
+        callback(session)
+
+
 def _before_flush(session, _context, _instances):
     serialize_writers(session)
 
@@ -112,8 +126,52 @@ def _after_end(session, transaction):
 
 
 def install_session_hooks(session_factory) -> None:
-    """Take the writer lock before any flush and forget per-transaction state at its end."""
+    """Take the writer lock before any flush, run on-commit callbacks, forget state at the end."""
     # Once per factory: every app shares the one `db`, and each create_app() calls this.
-    for name, hook in (("before_flush", _before_flush), ("after_transaction_end", _after_end)):
+    for name, hook in (("before_flush", _before_flush), ("after_commit", _after_commit),
+                       ("after_transaction_end", _after_end)):
         if not event.contains(session_factory, name, hook):
             event.listen(session_factory, name, hook)
+
+
+APPEND_ONLY_TABLES = ("audit_entry", "custody_event")
+
+
+def grant_app_role(connection, role: str) -> None:
+    """Give a PostgreSQL role what the application needs, minus rewriting the evidence logs.
+
+    The role (created NOLOGIN when missing) may read and write every table of the schema, but
+    has no UPDATE, DELETE or TRUNCATE on the append-only tables; tables created later by the
+    migrating user are granted the same way. Log in as a member of it to run the application.
+    """
+    if not role.isidentifier() or not role.isascii():
+        raise ValueError(f"not a plain role name: {role!r}")
+    quoted = f'"{role}"'
+    connection.execute(text(
+        "DO $$ BEGIN CREATE ROLE " + quoted + " NOLOGIN; "
+        "EXCEPTION WHEN duplicate_object THEN NULL; END $$"))
+    for statement in (
+        f"GRANT USAGE ON SCHEMA public TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
+        f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE "
+        f"ON TABLES TO {quoted}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES "
+        f"TO {quoted}",
+        *(f"REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {quoted}"
+          for table in APPEND_ONLY_TABLES),
+    ):
+        connection.execute(text(statement))
+
+
+def revoke_app_role(connection, role: str) -> None:
+    """Take back what `grant_app_role` gave in this database (the role itself stays)."""
+    quoted = f'"{role}"'
+    for statement in (
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON TABLES FROM {quoted}",
+        f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE ALL ON SEQUENCES FROM {quoted}",
+        f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {quoted}",
+        f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {quoted}",
+        f"REVOKE USAGE ON SCHEMA public FROM {quoted}",
+    ):
+        connection.execute(text(statement))

@@ -47,8 +47,8 @@ def chain_statement() -> str:
     if report.ok:
         return (f"Audit chain verified on {checked_at}: all {report.checked} entries of the "
                 "laboratory's trail are intact and in order.")
-    return (f"AUDIT CHAIN DOES NOT VERIFY on {checked_at}: {report.problem} (first bad entry "
-            f"{report.first_bad_seq}).")
+    where = f" (first bad entry {report.first_bad_seq})" if report.first_bad_seq else ""
+    return f"AUDIT CHAIN DOES NOT VERIFY on {checked_at}: {report.problem}{where}."
 
 
 def audit_extract_csv(case_id: int, case_number: str) -> bytes:

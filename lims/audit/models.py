@@ -32,4 +32,9 @@ class AuditEntry(db.Model):
     client_request_id: Mapped[str | None] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
+    # Content hash of the append-only row this entry records (custody events), so that
+    # `lims audit verify` can check each such row against the chain.
+    row_ref: Mapped[str | None] = mapped_column(String(80))
+    row_hash: Mapped[str | None] = mapped_column(String(64))
+    chain_version: Mapped[int] = mapped_column(Integer, server_default="1")
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,23 +1,31 @@
 """The audit trail: what every change writes, mandatory reasons, the hash chain, append-only
 tables and fail-closed writes."""
 
+import dataclasses
+import json
 import sys
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 import time_machine
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from lims import create_app
 from lims.audit import services as audit
 from lims.audit.models import AuditEntry
 from lims.audit.services import GENESIS_HASH, entry_hash, verify_chain
+from lims.auth.models import User
+from lims.config import load_settings
 from lims.custody.models import CustodyEvent
 from lims.custody.services import holder_of, party_from_key, resolve_discrepancy, transfer
 from lims.db import db
 from lims.errors import Invalid
 from lims.intake.models import Case, Sample
 from lims.intake.services import change_status, update_case, update_sample
+from tests.conftest import dispose
 
 MOMENT = datetime(2031, 5, 5, 8, 30, 15, 123456, tzinfo=UTC)
 
@@ -238,8 +246,9 @@ def test_entries_form_a_hash_chain(item):
     for before, after in zip(chain, chain[1:], strict=False):
         assert after.prev_hash == before.entry_hash
     for entry in chain:
-        payload = {name: getattr(entry, name) for name in audit.HASHED_FIELDS}
-        assert entry_hash(payload) == entry.entry_hash
+        payload = {name: getattr(entry, name) for name in audit.HASHED_FIELDS_V2}
+        assert entry.chain_version == 2
+        assert entry_hash(payload) == entry.entry_hash != audit.public_hash(payload)
     assert verify_chain().ok and verify_chain().checked == len(chain)
 
 
@@ -259,7 +268,7 @@ def drop_append_only_protection(table: str) -> None:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
     else:
-        for action in ("update", "delete"):
+        for action in ("update", "delete", "replace"):
             db.session.execute(text(f"DROP TRIGGER {table}_no_{action}"))
 
 
@@ -289,9 +298,9 @@ def test_audit_verify_names_an_edited_entry(cli, trail):
 
 
 def test_audit_verify_names_an_entry_edited_with_its_hash_recomputed(cli, trail):
-    """Recomputing the edited entry's own hash breaks the link to the next one."""
+    """Even with the chain key, recomputing the edited entry's own hash breaks the next link."""
     entry = db.session.get(AuditEntry, 5)
-    payload = {name: getattr(entry, name) for name in audit.HASHED_FIELDS}
+    payload = {name: getattr(entry, name) for name in audit.HASHED_FIELDS_V2}
     payload["reason"] = "rewritten"
     db.session.execute(text("UPDATE audit_entry SET reason = 'rewritten', entry_hash = :h "
                             "WHERE seq = 5"), {"h": entry_hash(payload)})
@@ -325,7 +334,7 @@ def insert_forged(seq: int, prev_hash: str, forge_hash: bool) -> None:
               "entity_id": "CL-2026-000001", "case_id": None, "sample_id": None,
               "field": "net_weight_mg", "old_value": "1000", "new_value": "900",
               "reason": "backdated correction", "request_id": None, "client_ip": None,
-              "prev_hash": prev_hash}
+              "prev_hash": prev_hash, "chain_version": 2, "row_ref": None, "row_hash": None}
     forged["entry_hash"] = entry_hash(forged) if forge_hash else "f" * 64
     db.session.add(AuditEntry(**forged))
 
@@ -360,6 +369,259 @@ def test_audit_verify_detects_reordered_entries(cli, trail):
     db.session.execute(text("UPDATE audit_entry SET seq = 5 WHERE seq = -1"))
     db.session.commit()
     verify_fails_at(cli, 4, "edited")
+
+
+# --- keyed chain, journal, checkpoints, custody: what a database writer cannot hide ------------
+
+
+def rewrite_from(seq: int, *, downgrade: bool) -> None:
+    """Edit entry `seq` and recompute the rest of the chain with the public (unkeyed) formula."""
+    prev = db.session.get(AuditEntry, seq - 1).entry_hash if seq > 1 else GENESIS_HASH
+    later = db.session.scalars(select(AuditEntry).where(AuditEntry.seq >= seq)
+                               .order_by(AuditEntry.seq)).all()
+    rows = [{name: getattr(e, name) for name in audit.HASHED_FIELDS_V2} for e in later]
+    db.session.expunge_all()
+    for row in rows:
+        row["prev_hash"] = prev
+        if row["seq"] == seq:
+            row["reason"] = "rewritten"
+        if downgrade:
+            row["chain_version"] = 1
+        prev = audit.public_hash(row)
+        db.session.execute(text(
+            "UPDATE audit_entry SET reason = :reason, prev_hash = :prev_hash, "
+            "chain_version = :chain_version, entry_hash = :h WHERE seq = :seq"),
+            {**row, "h": prev})
+    db.session.commit()
+
+
+def test_rewriting_an_entry_with_the_public_formula_is_detected(cli, trail):
+    rewrite_from(5, downgrade=False)
+    verify_fails_at(cli, 5, "edited")
+
+
+def test_rewriting_the_whole_trail_as_legacy_entries_is_caught_by_the_journal(cli, trail):
+    """Version-1 entries verify with the public formula; the journal outside the database does
+    not: the first journaled head after the rewrite no longer matches."""
+    rewrite_from(1, downgrade=True)
+    assert verify_chain().problem.endswith("does not match journal line 1")
+    result = cli("audit", "verify")
+    assert result.exit_code == 1 and "was changed" in result.output
+
+
+@pytest.fixture
+def long_trail(trail, tech, make_case):
+    """More than twenty entries, each transaction's head in the journal."""
+    for _ in range(16):
+        make_case(tech)
+    assert count(AuditEntry) > 25
+
+
+@pytest.mark.parametrize("deleted", [1, 20])
+def test_deleting_the_newest_entries_is_detected(cli, long_trail, deleted):
+    last = db.session.scalar(select(func.max(AuditEntry.seq)))
+    db.session.execute(text("DELETE FROM audit_entry WHERE seq > :s"), {"s": last - deleted})
+    db.session.commit()
+    verify_fails_at(cli, last - deleted + 1, f"entries {last - deleted + 1}..{last} deleted")
+
+
+def test_entries_appended_behind_the_journal_are_detected(cli, trail):
+    """A forger who holds the chain key still cannot add entries the journal never saw."""
+    last = db.session.get(AuditEntry, db.session.scalar(select(func.max(AuditEntry.seq))))
+    insert_forged(last.seq + 1, last.entry_hash, forge_hash=True)
+    db.session.commit()
+    verify_fails_at(cli, last.seq + 1, "not in the journal")
+
+
+def replace_entry(seq: int) -> None:
+    """Rewrite an entry in place: REPLACE on SQLite, an UPDATE (as superuser) on PostgreSQL."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("UPDATE audit_entry SET reason = 'replaced' WHERE seq = :s"),
+                           {"s": seq})
+        return
+    columns = ", ".join(c.name for c in AuditEntry.__table__.columns)
+    chosen = columns.replace("reason", "'replaced'")
+    db.session.execute(text(f"INSERT OR REPLACE INTO audit_entry ({columns}) "
+                            f"SELECT {chosen} FROM audit_entry WHERE seq = :s"), {"s": seq})
+
+
+def test_replace_on_an_entry_is_detected(cli, trail):
+    replace_entry(5)
+    db.session.commit()
+    assert db.session.get(AuditEntry, 5).reason == "replaced"
+    verify_fails_at(cli, 5, "edited")
+
+
+def test_sqlite_refuses_replace_on_the_append_only_tables(item, subtests):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("INSERT OR REPLACE is SQLite's; PostgreSQL upserts fire the UPDATE trigger")
+    for table, key in (("audit_entry", "seq"), ("custody_event", "id")):
+        columns = ", ".join(c.name for c in db.metadata.tables[table].columns)
+        for statement in (f"INSERT OR REPLACE INTO {table} ({columns}) SELECT {columns} "
+                          f"FROM {table} WHERE {key} = 1",
+                          f"REPLACE INTO {table} ({columns}) SELECT {columns} FROM {table} "
+                          f"WHERE {key} = 1"):
+            with subtests.test(statement=statement):
+                before = db.session.execute(text(f"SELECT * FROM {table}")).all()
+                with pytest.raises(DBAPIError, match="REPLACE of an existing key refused"):
+                    db.session.execute(text(statement))
+                db.session.rollback()
+                assert db.session.execute(text(f"SELECT * FROM {table}")).all() == before
+
+
+def test_postgresql_upsert_on_an_entry_is_refused(item):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("ON CONFLICT DO UPDATE on PostgreSQL")
+    columns = ", ".join(c.name for c in AuditEntry.__table__.columns)
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.execute(text(f"INSERT INTO audit_entry ({columns}) SELECT {columns} FROM "
+                                "audit_entry WHERE seq = 1 ON CONFLICT (seq) DO UPDATE SET "
+                                "reason = 'upserted'"))
+    db.session.rollback()
+    assert verify_chain().ok
+
+
+@pytest.fixture
+def custody_open(trail):
+    """The trail, with custody_event's append-only protection dropped too."""
+    drop_append_only_protection("custody_event")
+    db.session.commit()
+
+
+def test_editing_a_custody_event_is_detected(cli, custody_open, item):
+    [receipt] = entries(entity_type="custody_event", sample_id=item.id)
+    db.session.execute(text("UPDATE custody_event SET seal_found = 'BG0000000' "
+                            "WHERE sample_id = :s AND sequence = 1"), {"s": item.id})
+    db.session.commit()
+    verify_fails_at(cli, receipt.seq, "was changed")
+
+
+def test_deleting_or_adding_a_custody_event_is_detected(cli, custody_open, item):
+    [receipt] = entries(entity_type="custody_event", sample_id=item.id)
+    row = db.session.execute(text("SELECT * FROM custody_event WHERE sample_id = :s"),
+                             {"s": item.id}).one()._asdict()
+    db.session.execute(text("DELETE FROM custody_event WHERE id = :i"), {"i": row["id"]})
+    db.session.commit()
+    verify_fails_at(cli, receipt.seq, "missing (deleted)")
+    row["id"] = 1000
+    db.session.execute(text(f"INSERT INTO custody_event ({', '.join(row)}) VALUES "
+                            f"({', '.join(':' + name for name in row)})"), row)
+    db.session.commit()
+    result = cli("audit", "verify")
+    assert result.exit_code == 1 and "custody_event row 1000 is in no audit entry" in (
+        result.output), result.output
+
+
+def test_the_chain_key_stays_outside_the_database(app, cli, trail, settings):
+    key_file = settings.data_dir / "audit" / "chain_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert key_file.parent.stat().st_mode & 0o777 == 0o700
+    key = key_file.read_text().strip()
+    assert len(key) >= 32
+    for row in db.session.execute(text("SELECT * FROM audit_entry")).all():
+        assert key not in str(tuple(row))
+    app.config["LIMS"] = dataclasses.replace(settings, audit_key="k" * 40)
+    result = cli("audit", "verify")
+    assert result.exit_code == 1 and "BROKEN at entry 1: entry 1 was edited" in result.output
+
+
+def journal_lines(settings) -> list[dict]:
+    return [json.loads(line) for line in settings.audit_journal.read_text().splitlines()]
+
+
+def test_each_commit_journals_its_head_and_a_rollback_does_not(app_ctx, settings, tech,
+                                                                make_case):
+    make_case(tech)
+    head = db.session.execute(select(AuditEntry.seq, AuditEntry.entry_hash)
+                              .order_by(AuditEntry.seq.desc())).first()
+    lines = journal_lines(settings)
+    assert (lines[-1]["seq"], lines[-1]["hash"]) == tuple(head)
+    assert settings.audit_journal.stat().st_mode & 0o777 == 0o600
+    update_case(tech, db.session.get(Case, 1), {"seizure_place": "elsewhere"}, "moved")
+    db.session.rollback()
+    assert journal_lines(settings) == lines
+
+
+def test_cli_commits_are_journaled_too(app_ctx, cli, settings):
+    result = cli("user", "create", "ana", "--role", "chemist", input="correct horse battery\n")
+    assert result.exit_code == 0, result.output
+    [line] = journal_lines(settings)
+    assert line["seq"] == count(AuditEntry)
+
+
+def checkpoints(settings) -> list[dict]:
+    return [json.loads(line) for line in settings.audit_checkpoints.read_text().splitlines()]
+
+
+def test_audit_checkpoint_signs_the_head(cli, trail, settings):
+    result = cli("audit", "checkpoint")
+    assert result.exit_code == 0, result.output
+    [signed] = checkpoints(settings)
+    assert signed["seq"] == count(AuditEntry) and f"entry {signed['seq']}" in result.output
+    assert cli("audit", "verify").exit_code == 0
+    forged = dict(signed, seq=signed["seq"] - 1)
+    settings.audit_checkpoints.write_text(json.dumps(forged) + "\n")
+    result = cli("audit", "verify")
+    assert result.exit_code == 1 and "checkpoint 1 (entry" in result.output
+    assert "bad signature" in result.output
+
+
+def test_checkpoint_refuses_a_broken_chain(cli, trail, settings):
+    db.session.execute(text("DELETE FROM audit_entry WHERE seq = 3"))
+    db.session.commit()
+    result = cli("audit", "checkpoint")
+    assert result.exit_code == 1 and "entry 3 is missing" in result.output
+    assert not settings.audit_checkpoints.exists()
+
+
+def test_unjournaled_entries_are_adopted_only_on_request(cli, trail, settings):
+    """A crash between commit and journal append: verify fails until a person adopts them."""
+    lines = settings.audit_journal.read_text().splitlines(keepends=True)
+    settings.audit_journal.write_text("".join(lines[:-1]))
+    result = cli("audit", "checkpoint")
+    assert result.exit_code == 1 and "not in the journal" in result.output
+    assert cli("audit", "checkpoint", "--accept-unjournaled").exit_code == 0
+    assert cli("audit", "verify").exit_code == 0
+    db.session.execute(text("DELETE FROM audit_entry WHERE seq = 2"))
+    db.session.commit()
+    assert cli("audit", "checkpoint", "--accept-unjournaled").exit_code == 1
+
+
+@pytest.mark.settings(audit_checkpoint_every=4)
+def test_checkpoints_are_written_every_n_entries(app_ctx, settings, tech, make_case):
+    for _ in range(5):
+        make_case(tech)
+    total = count(AuditEntry)
+    signed = checkpoints(settings)
+    assert len(signed) == total // 4
+    assert all(a["seq"] // 4 < b["seq"] // 4 for a, b in zip(signed, signed[1:], strict=False))
+    settings.audit_journal.unlink()  # the checkpoints alone still know their heads
+    drop_append_only_protection("audit_entry")
+    top = signed[-1]["seq"]
+    db.session.execute(text("DELETE FROM audit_entry WHERE seq >= :s"), {"s": top})
+    report = verify_chain()
+    assert not report.ok and report.first_bad_seq == top
+    assert report.problem == (f"entries {top}..{top} deleted: checkpoint {len(signed)} says "
+                              f"the head is entry {top}")
+
+
+def test_legacy_unkeyed_entries_still_verify(app_ctx, settings, make_user, make_case):
+    """Entries written before the chain was keyed (version 1) verify by the public formula."""
+    prev = GENESIS_HASH
+    for seq in (1, 2):
+        legacy = {"seq": seq, "recorded_at": MOMENT, "user_id": None, "user_name": "system",
+                  "action": "create", "entity_type": "case", "entity_id": f"OLD-{seq}",
+                  "case_id": None, "sample_id": None, "field": None, "old_value": None,
+                  "new_value": "{}", "reason": None, "request_id": None, "client_ip": None,
+                  "prev_hash": prev, "chain_version": 1}
+        prev = audit.public_hash(legacy)
+        db.session.add(AuditEntry(**legacy, entry_hash=prev))
+    db.session.commit()
+    assert verify_chain().ok and "lims audit checkpoint" in verify_chain().notes[0]
+    make_case(make_user("technician", "tech"))
+    report = verify_chain()
+    assert report.ok and report.checked == count(AuditEntry) > 2
+    assert [e.chain_version for e in entries()][:3] == [1, 1, 2]
 
 
 # --- append-only in the database itself ------------------------------------------------------
@@ -410,6 +672,53 @@ def test_the_orm_cannot_change_an_entry_either(item):
         db.session.commit()
     db.session.rollback()
     assert verify_chain().ok
+
+
+@pytest.fixture
+def app_role_login(app, settings):
+    """A login role that is a member of the least-privilege application role (PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("database roles and grants are PostgreSQL's")
+    login = f"lims_login_{uuid.uuid4().hex[:10]}"
+    with app.app_context():
+        db.session.execute(text(f'CREATE ROLE "{login}" LOGIN IN ROLE "{settings.db_app_role}"'))
+        db.session.commit()
+    yield make_url(settings.database_url).set(username=login, password=None).render_as_string(
+        hide_password=False)
+    with app.app_context():
+        db.session.execute(text(f'DROP ROLE "{login}"'))
+        db.session.commit()
+
+
+def test_the_app_role_works_but_cannot_rewrite_evidence(app, item, tech, make_location,
+                                                        app_role_login, subtests):
+    make_location("VAULT-A")
+    db.session.commit()  # nothing of this session may be loaded while the role's app is current
+    sample_id, tech_id = item.id, tech.id
+    role_app = create_app(load_settings(data_dir=app.config["LIMS"].data_dir,
+                                        database_url=app_role_login,
+                                        secret_key=app.config["SECRET_KEY"]), testing=True)
+    try:
+        with role_app.app_context():
+            sample, actor = db.session.get(Sample, sample_id), db.session.get(User, tech_id)
+            change_status(actor, sample, "in_analysis", "requested")
+            transfer(actor, sample, expected_from="user:tech",
+                     to=party_from_key("location:VAULT-A"), seal_found="BG0071234",
+                     seal_intact=True)
+            db.session.commit()
+            assert verify_chain().ok
+            for statement in ("UPDATE {table} SET {column} = {column}", "DELETE FROM {table}",
+                              "TRUNCATE {table} CASCADE", "ALTER TABLE {table} DISABLE TRIGGER "
+                              "USER"):
+                for table, (_model, column) in APPEND_ONLY.items():
+                    sql = statement.format(table=table, column=column)
+                    with subtests.test(statement=sql):
+                        with pytest.raises(DBAPIError, match="permission denied|must be owner"):
+                            db.session.execute(text(sql))
+                        db.session.rollback()
+            assert verify_chain().ok
+    finally:
+        dispose(role_app)
 
 
 # --- fail closed -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Migration 0008 keeps existing accounts and tokens working."""
+"""Migration 0009 keeps existing accounts and tokens working."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +14,7 @@ def test_existing_accounts_and_tokens_survive_the_upgrade(empty_database_url, ma
     app = make_app(empty_database_url)
     long_ago = datetime(2020, 1, 1)
     with app.app_context():
-        upgrade(revision="0007")
+        upgrade(revision="0008")
         db.session.execute(text(
             'INSERT INTO "user" (username, full_name, role, password_hash, is_active, '
             "failed_logins, last_login_at, created_at) VALUES ('old', 'Old Timer', 'admin', "
