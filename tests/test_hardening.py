@@ -20,7 +20,7 @@ from lims.demo import DEMO_USERS
 from lims.files import content_disposition
 from lims.intake.models import Case, Sample
 from lims.measurements.models import Measurement
-from tests.certificates.helpers import configure_lab
+from tests.scenarios import configure_lab
 
 GOOD = (Path(__file__).parent / "fixtures" / "ir_small.jdx").read_bytes()
 PASSWORDS = {username: password for username, _name, _role, password in DEMO_USERS}

@@ -183,6 +183,11 @@ def record(
     return entry
 
 
+def subject_of(sample) -> dict:
+    """Audit subject keys of a sample: its case and itself."""
+    return {"case_id": sample.case_id, "sample_id": sample.id}
+
+
 def record_changes(actor, entity_type, entity_id, changes: dict, *, reason, **subject) -> None:
     """Write one entry per changed field: `changes` maps field to (old, new)."""
     for name, (old, new) in changes.items():
