@@ -9,11 +9,12 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -91,12 +92,39 @@ def _data_files(settings: Settings, skip: set[Path]) -> list[Path]:
     return sorted(out)
 
 
-def _copy_missing(settings: Settings, target: Path, skip: set[Path]) -> None:
+def _journal_files(settings: Settings) -> set[Path]:
+    """The audit trail's append-only files outside the database (one JSON line per head)."""
+    return {settings.audit_journal.resolve(), settings.audit_checkpoints.resolve()}
+
+
+def _journal_seq(path: Path) -> int:
+    """The highest entry number a journal file names (0 when it is empty or absent)."""
+    if not path.is_file():
+        return 0
+    return max((int(json.loads(line)["seq"]) for line in path.read_text().splitlines()
+                if line.strip()), default=0)
+
+
+def _wait_for_journal(settings: Settings, head: int, seconds: float = 10.0) -> None:
+    """Let the transaction that committed the snapshot's last entry append its journal line."""
+    deadline = time.monotonic() + seconds
+    while _journal_seq(settings.audit_journal) < head and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _copy_data(settings: Settings, target: Path, skip: set[Path], head: int) -> None:
+    """Copy the data folder; the journal and checkpoints only up to the snapshot's head."""
+    journals = _journal_files(settings)
     for rel in _data_files(settings, skip):
-        dest = target / DATA / rel
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(settings.data_dir / rel, dest)
+        source, dest = settings.data_dir / rel, target / DATA / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if source.resolve() in journals:
+            kept = [line for line in source.read_text().splitlines(keepends=True)
+                    if line.strip() and int(json.loads(line)["seq"]) <= head]
+            dest.write_text("".join(kept))
+            os.chmod(dest, 0o600)
+        else:
+            shutil.copy2(source, dest)
 
 
 def _database_files(settings: Settings) -> set[Path]:
@@ -106,13 +134,46 @@ def _database_files(settings: Settings) -> set[Path]:
     return {db_file, Path(f"{db_file}-wal"), Path(f"{db_file}-shm"), Path(f"{db_file}-journal")}
 
 
+_HEAD_SQL = "SELECT COALESCE(MAX(seq), 0) FROM audit_entry"
+
+
+def _snapshot_sqlite(settings: Settings, target: Path) -> int:
+    source = sqlite3.connect(_sqlite_path(settings))
+    dest = sqlite3.connect(target / SQLITE_FILE)
+    try:
+        source.backup(dest)  # all pages in one step: one consistent read transaction
+        return dest.execute(_HEAD_SQL).fetchone()[0]
+    finally:
+        dest.close()
+        source.close()
+
+
+def _snapshot_postgresql(settings: Settings, target: Path) -> int:
+    """pg_dump of an exported snapshot, whose audit head is read in the same snapshot."""
+    engine = create_engine(settings.database_url, poolclass=NullPool)
+    try:
+        # REPEATABLE READ: the export and the head query see the same snapshot, which the
+        # transaction keeps alive until pg_dump has read everything through it.
+        with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            head = conn.execute(text(_HEAD_SQL)).scalar_one()
+            subprocess.run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-acl",
+                            f"--snapshot={snapshot}", "--file", str(target / PG_FILE),
+                            _libpq_url(settings)], check=True, capture_output=True)
+            conn.rollback()
+    finally:
+        engine.dispose()
+    return head
+
+
 def backup(settings: Settings, target: Path) -> BackupReport:
     """Write a consistent snapshot of the laboratory into a new folder, with a manifest.
 
-    The data folder is copied first (the audit journal therefore never runs ahead of the
-    database snapshot), then the database is snapshotted online (SQLite backup API or
-    pg_dump, one transaction), then the file store blobs written meanwhile are added: the store
-    is write-once and content-addressed, so every file the snapshot refers to is in the copy.
+    The database is snapshotted online first (SQLite backup API, or pg_dump of an exported
+    snapshot), and the number of its last audit entry read in that same snapshot. Then the data
+    folder is copied: the file store is write-once and content-addressed, so every file the
+    snapshot refers to is there already; the audit journal and checkpoints are copied up to the
+    snapshot's last entry, so the restored copy verifies exactly as the laboratory did then.
     """
     backend = _backend(settings)
     target = target.resolve()
@@ -121,23 +182,13 @@ def backup(settings: Settings, target: Path) -> BackupReport:
     if target == settings.data_dir or settings.data_dir in target.parents:
         raise Invalid("A backup cannot be written inside the data folder.")
     (target / DATA).mkdir(parents=True, exist_ok=True)
-    skip = _database_files(settings)
-    _copy_missing(settings, target, skip)
-    if backend == "sqlite":
-        source = sqlite3.connect(_sqlite_path(settings))
-        dest = sqlite3.connect(target / SQLITE_FILE)
-        try:
-            source.backup(dest)  # all pages in one step: one consistent read transaction
-        finally:
-            dest.close()
-            source.close()
-    else:
-        subprocess.run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-acl",
-                        "--file", str(target / PG_FILE), _libpq_url(settings)],
-                       check=True, capture_output=True)
-    _copy_missing(settings, target, skip)
+    snapshot = _snapshot_sqlite if backend == "sqlite" else _snapshot_postgresql
+    head = snapshot(settings, target)
+    _wait_for_journal(settings, head)
+    _copy_data(settings, target, _database_files(settings), head)
     meta = {"format": FORMAT, "database": backend,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "audit_head": head,
             "signing_key_included": settings.data_dir in settings.signing_key_file.parents}
     (target / META).write_text(json.dumps(meta, indent=2) + "\n")
     files = sorted(p for p in target.rglob("*") if p.is_file())
@@ -175,7 +226,7 @@ def check_manifest(source: Path) -> dict:
 
 def _startup_files(settings: Settings) -> set[Path]:
     """Files that any start of the application generates, so a fresh data folder has them."""
-    return {settings.data_dir / "secret_key",
+    return {settings.data_dir / "secret_key", settings.data_dir / "audit" / "chain_key",
             settings.signing_key_file.with_name(f"{settings.signing_key_file.name}.password")}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 
@@ -70,14 +71,26 @@ def test_backup_during_writes_restores_and_verifies(app, cli, make_user, outside
     assert "MANIFEST.sha256" in result.output
     manifest = (outside / "backup" / "MANIFEST.sha256").read_text()
     assert issued["pdf_sha256"] in manifest  # the certificate PDF blob is in the copy
+    # The journal copy ends exactly at the snapshot's last audit entry, however writes went on.
+    head = json.loads((outside / "backup" / "backup.json").read_text())["audit_head"]
+    journal = (outside / "backup" / "data" / "audit" / "journal").read_text().splitlines()
+    assert head > 0 and json.loads(journal[-1])["seq"] == head
 
     restored = create_app(restored_settings, testing=True)
     try:
         result = restored.test_cli_runner().invoke(lims_main, ["restore",
                                                                str(outside / "backup")])
         assert result.exit_code == 0, result.output
+    finally:
+        dispose(restored)
+    # A new process on the restored folder: its keys (audit chain, signing) are the backup's.
+    restored = create_app(load_settings(data_dir=restored_settings.data_dir,
+                                        database_url=restored_settings.database_url,
+                                        secret_key=SECRET_KEY), testing=True)
+    try:
         result = restored.test_cli_runner().invoke(lims_main, ["audit", "verify"])
         assert result.exit_code == 0, result.output
+        assert "journal head" in result.output
         with restored.app_context():
             from lims.certificates.services import verify_upload
 
