@@ -83,7 +83,7 @@ def entry_hash(payload: dict) -> str:
     version = payload.get("chain_version") or 1
     if version == 1:
         return public_hash(payload)
-    body = {name: as_text(payload[name]) for name in HASHED_FIELDS_V2}
+    body = {name: as_text(payload.get(name)) for name in HASHED_FIELDS_V2}
     data = (VERSION_LABELS[version] + "\n" + canonical_json(body)).encode()
     return hmac.new(_chain_key(), data, hashlib.sha256).hexdigest()
 

@@ -17,7 +17,7 @@ from lims.auth.models import User
 from lims.config import Settings
 from lims.custody.services import timeline
 from lims.esign.services import manifestation, signatures_for
-from lims.findings.services import finding_snapshot
+from lims.findings.snapshot import signed_snapshot
 from lims.intake.models import Sample
 from lims.units import format_weight
 
@@ -128,7 +128,7 @@ def build_snapshot(actor: User, finding, settings: Settings, *, number: str,
         "case": _case(sample),
         "item": _item(sample),
         "analysis": _analysis_dates(finding),
-        "finding": finding_snapshot(finding),
+        "finding": signed_snapshot(finding),  # exactly what the author and reviewer signed
         "finding_sha256": finding.snapshot_sha256,
         "signatures": _signatures(finding),
         "amends": None if amends is None else {

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from lims.auth.access import can, permission_required
 from lims.certificates import services
 from lims.certificates.forms import AmendForm, VerifyForm, WithdrawForm
-from lims.errors import Invalid
+from lims.errors import DomainError, Invalid
 from lims.files import content_disposition
 from lims.findings.forms import ReviewForm
 from lims.findings.pages import review_context
@@ -101,12 +101,18 @@ def withdraw(number: str):
     return _page(found, withdraw_form=form)
 
 
-@bp.route("/findings/<int:finding_id>/review", methods=["POST"])
+@bp.route("/findings/<int:finding_id>/review", methods=["GET", "POST"])
 @permission_required("finding.review")
 def review(finding_id: int):
-    """Sign the review of a finding: approve and issue its certificate, or return it."""
+    """Check before you sign, then approve (its certificate is issued) or return the finding."""
     finding = get_finding(g.user, finding_id)
-    check_reviewer(g.user, finding)
+    try:
+        check_reviewer(g.user, finding)
+    except DomainError as error:
+        if request.method != "GET":
+            raise
+        flash(error.message, "error")  # from the page's link: back to the finding, with why
+        return redirect(url_for("findings.finding", finding_id=finding.id))
     form = ReviewForm()
     if form.validate_on_submit():
         returning = form.decision.data == "return"

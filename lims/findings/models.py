@@ -72,6 +72,9 @@ class Finding(db.Model):
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     return_reason: Mapped[str | None] = mapped_column(Text)
     snapshot_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The canonical JSON the author signed at submission: names, legal status, hits, techniques
+    # and notes copied, so later edits of reference data cannot change what was signed.
+    submitted_snapshot: Mapped[str | None] = mapped_column(Text)
 
     # The backref gives the sample page its findings without intake depending on this package.
     sample: Mapped[Sample] = relationship(backref=backref("findings", order_by="Finding.version"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 from lims.audit.services import as_text, canonical_json
 from lims.findings import scheme
@@ -76,6 +77,7 @@ def finding_snapshot(finding: Finding) -> dict:
             "code": row.technique, "name": technique_name(row),
             "category": scheme.TECHNIQUES[row.technique].category, "positive": row.positive,
             "aliquot": row.aliquot, "run": row.run, "method_ref": row.method_ref,
+            "note": row.note or None,
             "measurement": _measurement_json(row.measurement),
             "search": _search_json(row.search_hit),
         } for row in finding.techniques],
@@ -102,4 +104,36 @@ def finding_snapshot(finding: Finding) -> dict:
 
 def finding_sha256(finding: Finding) -> str:
     """SHA-256 of the canonical JSON of the finding's snapshot: what the signatures bind."""
-    return hashlib.sha256(canonical_json(finding_snapshot(finding)).encode()).hexdigest()
+    return sha256_of(canonical_json(finding_snapshot(finding)))
+
+
+def sha256_of(text: str) -> str:
+    """SHA-256 of a canonical JSON text."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def signed_snapshot(finding: Finding) -> dict:
+    """The snapshot the author signed at submission (the live one for older findings)."""
+    if finding.submitted_snapshot:
+        return json.loads(finding.submitted_snapshot)
+    return json.loads(canonical_json(finding_snapshot(finding)))
+
+
+def changes_between(old, new, path: str = "") -> list[str]:
+    """Where two snapshots differ, as readable paths: 'substances[0].name: A → B'."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(old.keys() | new.keys()):
+            out += changes_between(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [change for index, (a, b) in enumerate(zip(old, new, strict=True))
+                for change in changes_between(a, b, f"{path}[{index}]")]
+    if old == new:
+        return []
+    return [f"{path}: {_short(old)} → {_short(new)}"]
+
+
+def _short(value) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -11,13 +11,12 @@ from lims.findings.forms import (
     FindingForm,
     NetWeightForm,
     RemoveRowForm,
-    ReviewForm,
     SamplingForm,
     SubmitFindingForm,
     SubstanceForm,
     TechniqueForm,
 )
-from lims.findings.pages import page_context, review_context
+from lims.findings.pages import page_context
 from lims.findings.scheme import TECHNIQUES
 from lims.forms import Attempt, apply_error, attempt, committed, form_status
 from lims.intake.services import get_sample
@@ -264,15 +263,3 @@ def submit(finding_id: int):
         return _back_to(finding)
     return render_template("findings/submit.html", form=form, **page_context(g.user, finding)), \
         form_status(form)
-
-
-@bp.route("/findings/<int:finding_id>/review")
-@permission_required("finding.review")
-def review(finding_id: int):
-    """Check before you sign; the decision is posted to the review in certificates."""
-    finding = reading.get_finding(g.user, finding_id)
-    refused = _refused_on_get(reading.check_reviewer, finding)
-    if refused:
-        return refused
-    return render_template("findings/review.html", form=ReviewForm(),
-                           **review_context(g.user, finding))

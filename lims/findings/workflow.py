@@ -7,17 +7,18 @@ version is approved; only then does the old one become "superseded".
 
 from __future__ import annotations
 
+import json
 from contextlib import contextmanager
 
 from sqlalchemy import func, or_, select
 
-from lims.audit.services import record, record_changes
+from lims.audit.services import canonical_json, record, record_changes
 from lims.auth.models import User
 from lims.custody.services import ensure_unblocked
 from lims.db import db, utcnow
 from lims.errors import Conflict, Forbidden, Invalid, NotFound
 from lims.esign.models import Signature
-from lims.esign.services import confirm_signer, record_signature
+from lims.esign.services import confirm_signer, record_signature, signatures_for
 from lims.findings.models import EDITABLE, Finding, FindingSubstance, FindingTechnique
 from lims.findings.quantities import (
     SAMPLING_FIELDS,
@@ -35,7 +36,13 @@ from lims.findings.reading import (
     family,
     readiness,
 )
-from lims.findings.snapshot import exact, finding_sha256
+from lims.findings.snapshot import (
+    changes_between,
+    exact,
+    finding_snapshot,
+    sha256_of,
+    signed_snapshot,
+)
 from lims.intake.models import STATUS_TRANSITIONS, Sample
 from lims.intake.services import change_status
 from lims.library.models import Substance, SubstanceSynonym
@@ -268,7 +275,34 @@ def submit(actor: User, finding: Finding, password: str, code: str = "") -> Sign
     finding.submitted_at = utcnow()
     finding.reviewed_by, finding.reviewed_at = None, None
     _set_status(actor, finding, "submitted")
-    return _sign(actor, finding, "performed", finding_sha256(finding))
+    # Frozen here: what the author signs is what the reviewer approves and the certificate prints.
+    finding.submitted_snapshot = canonical_json(finding_snapshot(finding))
+    return _sign(actor, finding, "performed", sha256_of(finding.submitted_snapshot))
+
+
+def _signed_by_author(finding: Finding) -> str:
+    """The content hash of the author's latest "performed" signature, checked against now.
+
+    Refused (409, naming what changed) when the finding as it reads now, or its frozen copy,
+    is not what the author signed: e.g. a substance renamed after submission.
+    """
+    performed = [s for s in signatures_for(SUBJECT, str(finding.id)) if s.meaning == "performed"]
+    if not performed:
+        raise Conflict(f"Finding {finding.id} carries no author's signature.", "finding")
+    signed = performed[-1].content_sha256
+    frozen = finding.submitted_snapshot
+    if frozen is not None and sha256_of(frozen) != signed:
+        raise Conflict(f"Finding {finding.id}: the stored copy of what the author signed does "
+                       "not match the signature; it cannot be approved.", "finding")
+    live = canonical_json(finding_snapshot(finding))
+    if sha256_of(live) != signed:
+        changed = changes_between(signed_snapshot(finding), json.loads(live)) if frozen else []
+        what = "; ".join(changed[:5]) + (f" (and {len(changed) - 5} more)"
+                                         if len(changed) > 5 else "")
+        raise Conflict(f"Finding {finding.id} changed after its author signed it"
+                       f"{': ' + what if what else ''}. Return it so that the author checks "
+                       "and signs it again.", "finding")
+    return signed
 
 
 def approve(actor: User, finding: Finding, password: str,
@@ -279,8 +313,8 @@ def approve(actor: User, finding: Finding, password: str,
     problems = readiness(finding)
     if problems:
         raise Invalid(" ".join(message for _, message in problems), problems[0][0])
+    digest = _signed_by_author(finding)  # before the password: a refusal writes nothing
     confirm_signer(actor, password, code)
-    digest = finding_sha256(finding)
     signed = (_sign(actor, finding, "reviewed", digest), _sign(actor, finding, "approved", digest))
     finding.reviewed_by, finding.reviewed_at = actor, utcnow()
     finding.snapshot_sha256 = digest

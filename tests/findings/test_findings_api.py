@@ -40,7 +40,7 @@ def test_create_with_substances_techniques_and_sampling_in_one_body(app, client,
     assert data["legal_status_date"] == "2026-03-01"
     ir = data["techniques"][0]
     assert set(ir) == {"code", "name", "category", "positive", "aliquot", "run", "method_ref",
-                       "measurement", "search"}
+                       "note", "measurement", "search"}
     assert ir["measurement"]["id"] == lab["measurement"]
     assert set(ir["measurement"]) == {"id", "instrument", "instrument_model",
                                       "instrument_serial", "calibration_due",
