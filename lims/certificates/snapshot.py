@@ -19,6 +19,7 @@ from lims.custody.services import timeline
 from lims.esign.services import manifestation, signatures_for
 from lims.findings.snapshot import signed_snapshot
 from lims.intake.models import Sample
+from lims.intake.services import item_facts
 from lims.units import format_weight
 
 SCHEMA = "lims-certificate-v1"
@@ -49,14 +50,7 @@ def _receipt_condition(sample: Sample) -> dict:
 def _item(sample: Sample) -> dict:
     custody = _receipt_condition(sample)
     return {
-        "lab_number": sample.lab_number,
-        "kind": sample.kind,
-        "parent": sample.parent.lab_number if sample.parent else None,
-        "description": sample.description,
-        "packaging": sample.packaging,
-        "unit_count": sample.unit_count,
-        "gross_weight_mg": sample.gross_weight_mg,
-        "net_weight_mg": sample.net_weight_mg,
+        **item_facts(sample),
         "seal_received": sample.seal_received or custody["seal_found"],
         "seal_current": sample.current_seal,
         "seals_applied": custody["seals_applied"],

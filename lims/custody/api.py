@@ -9,7 +9,7 @@ from lims.api.openapi import register
 from lims.auth.access import login_required, require
 from lims.custody import services as custody
 from lims.custody.forms import CustodyRequest
-from lims.intake.services import get_sample
+from lims.intake.services import get_sample, item_facts
 
 bp = Blueprint("api_custody", __name__, url_prefix="/api/v1")
 RENAMED = {"expected_from": "from", "weight": "weight_g"}
@@ -18,15 +18,8 @@ RENAMED = {"expected_from": "from", "weight": "weight_g"}
 def _sample_json(sample) -> dict:
     holder = custody.holder_of(sample)
     return {
-        "lab_number": sample.lab_number,
+        **item_facts(sample),
         "case_number": sample.case.case_number,
-        "kind": sample.kind,
-        "parent": sample.parent.lab_number if sample.parent else None,
-        "description": sample.description,
-        "packaging": sample.packaging,
-        "unit_count": sample.unit_count,
-        "gross_weight_mg": sample.gross_weight_mg,
-        "net_weight_mg": sample.net_weight_mg,
         "seal_received": sample.seal_received,
         "current_seal": sample.current_seal,
         "status": sample.status,

@@ -318,3 +318,17 @@ def item_from_row(row, locations: dict[str, int]) -> dict:
         "storage_location_id": locations.get(row.storage_location),
         "notes": row.notes,
     }
+
+
+def item_facts(sample: Sample) -> dict:
+    """What was registered about an item, as plain values (the API and certificates show it)."""
+    return {
+        "lab_number": sample.lab_number,
+        "kind": sample.kind,
+        "parent": sample.parent.lab_number if sample.parent else None,
+        "description": sample.description,
+        "packaging": sample.packaging,
+        "unit_count": sample.unit_count,
+        "gross_weight_mg": sample.gross_weight_mg,
+        "net_weight_mg": sample.net_weight_mg,
+    }
