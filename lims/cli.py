@@ -218,7 +218,8 @@ def audit_checkpoint(accept_unjournaled: bool):
         written = checkpoint(accept_unjournaled=accept_unjournaled)
     except ChainBroken as error:
         _broken(error.report)
-    click.echo(f"checkpoint: entry {written['seq']} {written['hash']} at {written['at']}")
+    stamped = ", RFC 3161 time-stamped" if "tst" in written else ""
+    click.echo(f"checkpoint: entry {written['seq']} {written['hash']} at {written['at']}{stamped}")
 
 
 @audit.command("grant-app-role")

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import hashlib
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from asn1crypto import cms
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pyhanko.sign import timestamps
+from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
 
 from lims.config import Settings
 from lims.db import utcnow
+from lims.signing import validation_context
 
 CHECKPOINT_VERSION = "lims-audit-checkpoint-v1"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,12 +97,54 @@ def checkpoint_key(settings: Settings) -> Ed25519PrivateKey:
     return key
 
 
+def _time_stamp(settings: Settings, message: bytes) -> str | None:
+    """An RFC 3161 token over the checkpoint (LIMS_TSA_URL), or None when none can be had.
+
+    A time-stamp server that is down must not stop the laboratory: the checkpoint is written
+    signed but without a token, and the log says so.
+    """
+    if not settings.tsa_url:
+        return None
+    stamper = timestamps.HTTPTimeStamper(settings.tsa_url)
+    try:
+        token = asyncio.run(stamper.async_timestamp(hashlib.sha256(message).digest(), "sha256"))
+    except Exception as error:  # network errors, refusals and bad answers alike
+        log.warning("audit checkpoint not time-stamped by %s: %s", settings.tsa_url, error)
+        return None
+    return base64.b64encode(token.dump()).decode()
+
+
+def _check_time_stamp(settings: Settings, record: dict, message: bytes, number: int) -> None:
+    """Refuse a checkpoint whose RFC 3161 token is not a trusted time-stamp of its message."""
+    try:
+        token = cms.ContentInfo.load(base64.b64decode(record["tst"]))
+        status = asyncio.run(validate_tst_signed_data(
+            token["content"], validation_context(settings),
+            lambda algorithm: hashlib.new(algorithm, message).digest()))
+    except Exception as error:  # unreadable tokens, wrong imprints and bad signatures alike
+        raise JournalError(f"checkpoint {number} (entry {record['seq']}) has a bad "
+                           f"time-stamp: {error}") from error
+    trusted = (status.get("validation_path") is not None
+               and status.get("trust_problem_indic") is None)
+    if not (status.get("intact") and status.get("valid") and trusted):
+        raise JournalError(f"checkpoint {number} (entry {record['seq']}) has a time-stamp that "
+                           "does not verify against the trusted time-stamp server (LIMS_TSA_CA)")
+
+
 def write_checkpoint(settings: Settings, seq: int, head_hash: str) -> dict:
-    """Sign (sequence, head hash, time) with the checkpoint key and append it."""
+    """Sign (sequence, head hash, time) with the checkpoint key and append it.
+
+    With LIMS_TSA_URL the same message is also RFC 3161 time-stamped (`tst`), so that the
+    checkpoint's time does not rest on the laboratory's own clock and key.
+    """
     at = utcnow().isoformat()
-    signature = checkpoint_key(settings).sign(_checkpoint_message(seq, head_hash, at))
+    message = _checkpoint_message(seq, head_hash, at)
+    signature = checkpoint_key(settings).sign(message)
     record = {"seq": seq, "hash": head_hash, "at": at,
               "sig": base64.b64encode(signature).decode()}
+    token = _time_stamp(settings, message)
+    if token is not None:
+        record["tst"] = token
     append_line(settings.audit_checkpoints, record)
     return record
 
@@ -113,6 +163,8 @@ def recorded_heads(settings: Settings) -> list[Head]:
             except (InvalidSignature, ValueError) as error:
                 raise JournalError(f"checkpoint {number} (entry {record['seq']}) has a bad "
                                    "signature") from error
+            if "tst" in record:
+                _check_time_stamp(settings, record, message, number)
             heads.append(Head(int(record["seq"]), record["hash"], f"checkpoint {number}"))
     return heads
 
