@@ -4,12 +4,13 @@ import pytest
 
 from lims.analyses import alcohol
 
-# Density at 20 °C (kg/m³) against strength by volume at 20 °C (% vol), OIML R 22 / OIV
-# alcoholometric table as reprinted in public dilution tables.
+# Density at 20 °C (kg/m³) against strength by volume at 20 °C (% vol): rows of the
+# international table as reprinted in a public dilution table (plantagea.hr
+# "Dilution-of-ethanol.pdf"); 998.20 and 789.24 are the R 22 end points.
 TABLE_20C = [(0, 998.20), (10, 984.71), (20, 973.56), (30, 962.21), (40, 948.05),
              (50, 930.14), (60, 909.11), (70, 885.56), (80, 859.27), (90, 829.18),
              (91, 825.83), (95, 811.38), (96, 807.42), (99, 794.25), (100, 789.24)]
-# Density of water (kg/m³) at t °C, OIML R 22 Table I, 0 % column.
+# Density of water (kg/m³) at t °C, OIML R 22 Table I, 0 % column (as quoted in public notes).
 WATER = [(10, 999.70), (15, 999.10), (20, 998.20), (25, 997.04), (30, 995.65)]
 
 
