@@ -1,0 +1,1 @@
+"""Pure computations for analyses beyond drug identification (standard library, numpy, scipy)."""
