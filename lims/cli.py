@@ -52,6 +52,16 @@ def _fail(message: str) -> None:
     raise click.ClickException(message)
 
 
+def _commit(action):
+    """Run one service call and commit; a refusal ends the command with its message."""
+    try:
+        value = action()
+    except DomainError as error:
+        _fail(error.message)
+    db.session.commit()
+    return value
+
+
 @click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_default_commands=False)
 def main():
     """Customs laboratory LIMS."""
@@ -69,12 +79,8 @@ def user():
 @with_appcontext
 def user_create(username: str, role: str, full_name: str):
     """Create an account; the password is read from stdin or a prompt."""
-    try:
-        created = create_user(None, username, full_name or username, role,
-                              _password("Password"))
-    except DomainError as error:
-        _fail(error.message)
-    db.session.commit()
+    created = _commit(lambda: create_user(None, username, full_name or username, role,
+                                          _password("Password")))
     click.echo(f"created {created.username} ({created.role})")
 
 
@@ -84,11 +90,7 @@ def user_create(username: str, role: str, full_name: str):
 @with_appcontext
 def user_disable(username: str, reason: str):
     """Disable an account and end its sessions and tokens at once."""
-    try:
-        set_active(None, get_user(username), False, reason)
-    except DomainError as error:
-        _fail(error.message)
-    db.session.commit()
+    _commit(lambda: set_active(None, get_user(username), False, reason))
     click.echo(f"disabled {username}")
 
 
@@ -98,11 +100,7 @@ def user_disable(username: str, reason: str):
 @with_appcontext
 def user_enable(username: str, reason: str):
     """Enable a disabled or expired account again (its idle period starts anew)."""
-    try:
-        set_active(None, get_user(username), True, reason)
-    except DomainError as error:
-        _fail(error.message)
-    db.session.commit()
+    _commit(lambda: set_active(None, get_user(username), True, reason))
     click.echo(f"enabled {username}")
 
 
@@ -111,11 +109,7 @@ def user_enable(username: str, reason: str):
 @with_appcontext
 def user_reset_password(username: str):
     """Set a new password (from stdin or a prompt) and end every session of the user."""
-    try:
-        reset_password(None, get_user(username), _password("New password"))
-    except DomainError as error:
-        _fail(error.message)
-    db.session.commit()
+    _commit(lambda: reset_password(None, get_user(username), _password("New password")))
     click.echo(f"password of {username} reset; their sessions have ended")
 
 
@@ -125,11 +119,7 @@ def user_reset_password(username: str):
 @with_appcontext
 def user_reset_2fa(username: str, reason: str):
     """Remove a user's authenticator (lost phone); they enrol again after logging in."""
-    try:
-        reset_two_factor(None, get_user(username), reason)
-    except DomainError as error:
-        _fail(error.message)
-    db.session.commit()
+    _commit(lambda: reset_two_factor(None, get_user(username), reason))
     click.echo(f"two-factor sign-in of {username} reset")
 
 
@@ -146,11 +136,7 @@ def token():
 @with_appcontext
 def token_create(username: str, label: str, expires_days: int):
     """Print a new API token for a user once; only its hash is stored."""
-    try:
-        value = create_api_token(None, get_user(username), label, expires_days)
-    except DomainError as error:
-        _fail(error.message)
-    db.session.commit()
+    value = _commit(lambda: create_api_token(None, get_user(username), label, expires_days))
     click.echo(value)
 
 
@@ -175,11 +161,7 @@ def token_list(username: str | None):
 @with_appcontext
 def token_revoke(token_id: int):
     """Revoke one API token by its id (see `lims token list`)."""
-    try:
-        revoke_api_token(None, get_api_token(token_id))
-    except DomainError as error:
-        _fail(error.message)
-    db.session.commit()
+    _commit(lambda: revoke_api_token(None, get_api_token(token_id)))
     click.echo(f"revoked token {token_id}")
 
 
@@ -249,11 +231,7 @@ def location():
 @with_appcontext
 def location_create(code: str, name: str):
     """Add a storage location."""
-    try:
-        loc = create_location(None, code, name)
-    except DomainError as error:
-        _fail(error.message)
-    db.session.commit()
+    loc = _commit(lambda: create_location(None, code, name))
     click.echo(f"created location {loc.code}")
 
 

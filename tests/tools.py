@@ -1,5 +1,6 @@
-"""Helpers for tests that read barcodes back with independent command-line readers."""
+"""Helpers for tests: independent command-line readers, and the imports of a source file."""
 
+import ast
 import os
 import shutil
 import subprocess
@@ -70,3 +71,15 @@ def pdf_to_pngs(pdf_bytes: bytes, tmp_path: Path, dpi: int = 300) -> list[Path]:
     )
     # pdftoppm pads page numbers to the width of the page count: sort numerically.
     return sorted(directory.glob("page-*.png"), key=lambda path: int(path.stem.split("-")[-1]))
+
+
+def imported_names(path: Path, *, absolute_only: bool = False) -> list[str]:
+    """The modules a source file imports (`from x import y` gives x), in file order."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not (
+                absolute_only and node.level):
+            names.append(node.module)
+    return names

@@ -73,7 +73,7 @@ def _open_session(token: str, target: str | None):
 def login():
     """Log in with username and password (then the code when enrolled); failures slow down."""
     form = LoginForm()
-    status = 200
+    done = None
     if form.validate_on_submit():
         done = attempt(form, lambda: services.sign_in(form.username.data, form.password.data,
                                                       request.remote_addr))
@@ -84,10 +84,7 @@ def login():
             session.clear()
             session["login_code"] = {"uid": user.id, "at": time.time()}
             return redirect(url_for("auth.login_code", next=request.args.get("next")))
-        status = form_status(form, done)
-    elif form.is_submitted():
-        status = form_status(form)
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form), form_status(form, done)
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
@@ -97,16 +94,13 @@ def login_code():
     if not isinstance(pending, dict):
         return redirect(url_for("auth.login"))
     form = CodeForm()
-    status = 200
+    done = None
     if form.validate_on_submit():
         done = attempt(form, lambda: services.finish_login(
             pending["uid"], pending["at"], form.code.data, request.remote_addr))
         if done.ok:
             return _open_session(done.value, request.args.get("next"))
-        status = form_status(form, done)
-    elif form.is_submitted():
-        status = form_status(form)
-    return render_template("auth/code.html", form=form), status
+    return render_template("auth/code.html", form=form), form_status(form, done)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -125,7 +119,7 @@ def logout():
 def change_password():
     """Change one's own password (current, new twice); the other sessions end."""
     form = PasswordChangeForm()
-    status = 200
+    done = None
     if form.validate_on_submit():
         done = attempt(form, lambda: services.change_password(
             g.user, form.current_password.data, form.new_password.data, form.repeat.data,
@@ -133,10 +127,7 @@ def change_password():
         if done.ok:
             flash("Your password is changed; your other sessions have ended.")
             return redirect(url_for("main.dashboard"))
-        status = form_status(form, done)
-    elif form.is_submitted():
-        status = form_status(form)
-    return render_template("auth/password.html", form=form), status
+    return render_template("auth/password.html", form=form), form_status(form, done)
 
 
 @bp.route("/account/two-factor", methods=["GET", "POST"])
@@ -144,25 +135,21 @@ def change_password():
 def two_factor():
     """Enrol a TOTP authenticator: start, scan the QR code or type the secret, confirm a code."""
     form = CodeForm()
-    status = 200
+    done = None
     if request.method == "POST" and request.form.get("action") == "start":
         done = attempt(form, lambda: services.begin_two_factor(g.user))
         if done.ok:
             return redirect(url_for("auth.two_factor"))
-        status = form_status(form, done)
     elif form.validate_on_submit():
         done = attempt(form, lambda: services.confirm_two_factor(g.user, form.code.data))
         if done.ok:
             flash("Two-factor sign-in is on: logins and signatures now ask for a code.")
             return redirect(url_for("main.dashboard"))
-        status = form_status(form, done)
-    elif form.is_submitted():
-        status = form_status(form)
     pending = services.pending_two_factor(g.user)
     return render_template("auth/two_factor.html", form=form, pending=pending,
                            qr=qr_svg(pending[1]) if pending else None,
                            can_enrol=g.user.role in services.TWO_FACTOR_ROLES,
-                           required=services.must_enrol(g.user)), status
+                           required=services.must_enrol(g.user)), form_status(form, done)
 
 
 @bp.route("/admin/users", methods=["GET", "POST"])
@@ -170,7 +157,7 @@ def two_factor():
 def users():
     """List accounts and create new ones."""
     form = UserForm()
-    status = 200
+    done = None
     if form.validate_on_submit():
         done = attempt(form, lambda: services.create_user(
             g.user, form.username.data, form.full_name.data, form.role.data,
@@ -178,11 +165,8 @@ def users():
         if done.ok:
             flash(f"Account {done.value.username} created.")
             return redirect(url_for("auth.users"))
-        status = form_status(form, done)
-    elif form.is_submitted():
-        status = form_status(form)
     return render_template("auth/users.html", form=form, users=services.list_users(),
-                           toggle=DisableForm()), status
+                           toggle=DisableForm()), form_status(form, done)
 
 
 def _user_action(username: str, action, done_message):

@@ -1,11 +1,11 @@
 """The analyses package is pure: no other part of lims, no Flask, no SQLAlchemy."""
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import lims.analyses
+from tests.tools import imported_names
 
 ANALYSES = Path(lims.analyses.__file__).parent
 FORBIDDEN = ("flask", "sqlalchemy", "werkzeug", "flask_sqlalchemy", "wtforms")
@@ -16,18 +16,12 @@ def test_modules_import_only_the_standard_library_numpy_scipy_and_each_other():
     modules = sorted(ANALYSES.glob("*.py"))
     assert {p.stem for p in modules} >= {"alcohol", "decision"}
     for path in modules:
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                assert not (name.startswith("lims") and not name.startswith("lims.analyses")), \
-                    f"{path.name} imports {name}"
-                assert top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY \
-                    or name.startswith("lims.analyses"), f"{path.name} imports {name}"
+        for name in imported_names(path, absolute_only=True):
+            top = name.split(".")[0]
+            assert not (name.startswith("lims") and not name.startswith("lims.analyses")), \
+                f"{path.name} imports {name}"
+            assert top in sys.stdlib_module_names or top in ALLOWED_THIRD_PARTY \
+                or name.startswith("lims.analyses"), f"{path.name} imports {name}"
 
 
 def test_loading_the_package_alone_loads_neither_flask_nor_sqlalchemy():

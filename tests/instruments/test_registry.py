@@ -1,6 +1,5 @@
 """The one registry: every adapter registers, stays pure, and every corpus file is handled."""
 
-import ast
 import contextlib
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from hypothesis import strategies as st
 from instruments import core, registry
 from instruments.core import ParseError
 from tests.instruments.corpus import CORPUS, corpus_bytes, fixture_bytes, manifest
+from tests.tools import imported_names
 
 INSTRUMENTS = Path(registry.__file__).parent
 # Corpus directory -> adapter expected to read its files; exceptions listed below.
@@ -48,15 +48,8 @@ def test_every_adapter_registers_once_with_its_contract():
 def test_no_adapter_imports_the_application():
     forbidden = ("lims", "flask", "sqlalchemy", "werkzeug")
     for path in INSTRUMENTS.glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
+        for name in imported_names(path):
+            assert name.split(".")[0] not in forbidden, f"{path.name} imports {name}"
     loaded = subprocess.run(
         [sys.executable, "-c", "import sys, instruments.registry; print(' '.join(sys.modules))"],
         capture_output=True, text=True, check=True).stdout.split()

@@ -1,11 +1,11 @@
 """The search engine is pure: it imports neither the application, Flask nor SQLAlchemy."""
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import libsearch
+from tests.tools import imported_names
 
 ENGINE = Path(libsearch.__file__).parent
 FORBIDDEN = ("lims", "flask", "sqlalchemy", "werkzeug", "instruments")
@@ -13,14 +13,8 @@ FORBIDDEN = ("lims", "flask", "sqlalchemy", "werkzeug", "instruments")
 
 def test_no_engine_module_imports_the_application():
     for path in ENGINE.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            for name in names:
-                assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
+        for name in imported_names(path):
+            assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
 
 
 def test_the_engine_loads_without_flask_or_the_database():
