@@ -76,6 +76,14 @@ def _pg_tool(name: str) -> str:
     return found
 
 
+def _run_pg_tool(name: str, *args: str) -> None:
+    """Run pg_dump or pg_restore; a failure is refused with the tool's own last words."""
+    done = subprocess.run([_pg_tool(name), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        said = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise Invalid(f"{name} failed (exit {done.returncode}): {said}")
+
+
 def _data_files(settings: Settings, skip: set[Path]) -> list[Path]:
     """Every file of the data folder that belongs in a backup, relative to the folder."""
     root = settings.data_dir
@@ -157,9 +165,9 @@ def _snapshot_postgresql(settings: Settings, target: Path) -> int:
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             head = conn.execute(text(_HEAD_SQL)).scalar_one()
-            subprocess.run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-acl",
-                            f"--snapshot={snapshot}", "--file", str(target / PG_FILE),
-                            _libpq_url(settings)], check=True, capture_output=True)
+            _run_pg_tool("pg_dump", "--format=custom", "--no-owner", "--no-acl",
+                         f"--snapshot={snapshot}", "--file", str(target / PG_FILE),
+                         _libpq_url(settings))
             conn.rollback()
     finally:
         engine.dispose()
@@ -273,8 +281,7 @@ def restore(settings: Settings, source: Path) -> BackupReport:
         db_file.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / SQLITE_FILE, db_file)
     else:
-        subprocess.run([_pg_tool("pg_restore"), "--no-owner", "--no-acl", "--exit-on-error",
-                        "--dbname", _libpq_url(settings), str(source / PG_FILE)],
-                       check=True, capture_output=True)
+        _run_pg_tool("pg_restore", "--no-owner", "--no-acl", "--exit-on-error",
+                     "--dbname", _libpq_url(settings), str(source / PG_FILE))
     return BackupReport(data_dir, backend, len(files),
                         sum(p.stat().st_size for p in files))
